@@ -1,0 +1,289 @@
+"""The spaCy components: ``kg_entities``, ``entities``, ``phrases`` and ``srl``.
+
+Naming scheme: factories are registered as ``kgbert_<component>_v<version>`` (e.g.
+``kgbert_kg_entities_v1``; spaCy forbids dots in factory names, registry functions such as the
+tokenizer ``kgbert.zh_tokenizer.v1`` use its dotted style); :func:`annotators.make_pipeline` adds each one under its
+short name (``kg_entities``, ``entities``, ``phrases``, ``srl``). A change in behaviour gets a new
+version, the old factory stays registered.
+
+Entity priority rule: every entity component stores its *candidates* in its own span group
+(``ents_user`` / ``ents_kg`` / ``ents_ner``) and then recomputes ``doc.ents`` from all groups with
+:func:`annotators.resolve_entity_overlaps`: ``user`` > ``kg`` > ``ner``, then the longer span, then
+the earlier one. The result is the same whatever order the components run in.
+"""
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from typing import Any
+
+from spacy.language import Language
+from spacy.matcher import Matcher
+from spacy.tokens import Doc, Span
+from spacy.util import filter_spans
+
+from annotators.annotation import Entity, resolve_entity_overlaps
+from annotators.extensions import ENTITY_GROUPS, KG_GROUP, NER_GROUP, PHRASE_GROUP, register_extensions
+
+register_extensions()
+
+# jieba POS tags (ICTCLAS set) -> entity labels
+DEFAULT_LABEL_MAP = {"nr": "PER", "nrfg": "PER", "nrt": "PER", "ns": "LOC", "nt": "ORG", "nz": "MISC"}
+
+_NOUN_TAGS = ["n", "nr", "nrfg", "nrt", "ns", "nt", "nz", "ng", "an", "j"]
+_MOD_TAGS = ["a", "ag", "b", "an"]
+DEFAULT_PHRASE_PATTERNS: dict[str, list[list[dict[str, Any]]]] = {
+    "NP": [
+        # modifier* noun noun+   (noun-noun compounds, optionally modified)
+        [{"TAG": {"IN": _MOD_TAGS}, "OP": "*"}, {"TAG": {"IN": _NOUN_TAGS}}, {"TAG": {"IN": _NOUN_TAGS}, "OP": "+"}],
+        # modifier+ noun+        (adjective-noun)
+        [{"TAG": {"IN": _MOD_TAGS}, "OP": "+"}, {"TAG": {"IN": _NOUN_TAGS}, "OP": "+"}],
+    ],
+}
+"""spaCy ``Matcher`` token patterns over jieba POS tags, per phrase label (configurable)."""
+
+
+def _tokenizer_kg(nlp: Language):
+    """The KG mention handle of a :class:`annotators.pipeline.ZhTokenizer`, if any."""
+    return getattr(nlp.tokenizer, "kg", None)
+
+
+def resolve_doc_entities(doc: Doc) -> None:
+    """Set ``doc.ents`` from the candidate span groups by the priority rule (see module doc)."""
+    kg_names = doc._.kg_names
+    cands: list[Entity] = []
+    spans: dict[tuple, Span] = {}
+    for source, group in ENTITY_GROUPS.items():
+        for span in doc.spans.get(group, []):
+            kg_id = int(span.kb_id_) if span.kb_id_ else None
+            ent = Entity(span.start_char, span.end_char, span.label_, kg_id, kg_names.get(span.kb_id_), source)
+            cands.append(ent)
+            spans.setdefault((ent.start, ent.end, ent.label, ent.kg_id, source), span)
+    kept = resolve_entity_overlaps(cands)
+    doc.ents = [spans[(e.start, e.end, e.label, e.kg_id, e.source)] for e in kept]
+
+
+def _is_word(token) -> bool:
+    return not token.is_space and not token._.gap
+
+
+# --------------------------------------------------------------------------- kg_entities
+class KGEntities:
+    """KG mention detection on the raw characters with :class:`knowledge.EntityMatcher`.
+
+    Each mention becomes a span in ``doc.spans["ents_kg"]`` with ``kb_id_`` = the KG entity id and
+    ``label_`` = ``label``; ``doc._.kg_names`` maps the id to its canonical name. With the kgbert
+    tokenizer the mentions are single tokens by construction; with another tokenizer (or a
+    user's own words) a mention that does not fall on token boundaries is skipped and counted in
+    ``doc._.meta["kg_unaligned"]``.
+    """
+
+    def __init__(self, nlp: Language, name: str, kg: str | None, min_len: int, stoplist: str | list[str] | None, label: str):
+        from annotators.kg import KGMentions
+
+        own = _tokenizer_kg(nlp)
+        if kg is None and own is None:
+            raise ValueError(
+                f"{name}: no KG store given: use make_pipeline(kg=PATH) or add_pipe(..., config={{'kg': PATH}})"
+            )
+        if own is not None and (kg is None or own.same_as(kg, min_len, stoplist)):
+            self.kg = own  # share the tokenizer's matcher and its memo of the last text
+        else:
+            self.kg = KGMentions(kg, min_len, stoplist)  # type: ignore[arg-type]
+        self.name = name
+        self.label = label
+
+    def __call__(self, doc: Doc) -> Doc:
+        spans: list[Span] = []
+        names = doc._.kg_names
+        unaligned = 0
+        for m in self.kg.find(doc.text):
+            span = doc.char_span(m.start, m.end, label=self.label, kb_id=str(m.entity_id))
+            if span is None:
+                unaligned += 1
+                continue
+            spans.append(span)
+            names[str(m.entity_id)] = m.name
+        doc.spans[KG_GROUP] = spans
+        if unaligned:
+            doc._.meta["kg_unaligned"] = doc._.meta.get("kg_unaligned", 0) + unaligned
+        resolve_doc_entities(doc)
+        return doc
+
+
+@Language.factory(
+    "kgbert_kg_entities_v1",
+    default_config={"kg": None, "min_len": 2, "stoplist": None, "label": "KG"},
+    assigns=["doc.spans", "doc.ents", "doc._.kg_names"],
+)
+def make_kg_entities(nlp: Language, name: str, kg: str | None, min_len: int, stoplist: str | list[str] | None, label: str) -> KGEntities:
+    """``kg``: KG store path (default: the one the kgbert tokenizer was built with)."""
+    return KGEntities(nlp, name, kg, min_len, stoplist, label)
+
+
+# --------------------------------------------------------------------------- entities
+class PosEntities:
+    """Named entities from jieba POS tags (``nr``->PER, ``ns``->LOC, ``nt``->ORG, ``nz``->MISC).
+
+    One entity per tagged word of at least ``min_chars`` characters (single-character ``nr`` tags
+    are mostly HMM noise). Candidates go to ``doc.spans["ents_ner"]``; ``doc.ents`` is then
+    re-resolved with the other sources by the priority rule.
+    """
+
+    def __init__(self, name: str, label_map: dict[str, str], min_chars: int):
+        self.name = name
+        self.label_map = dict(label_map)
+        self.min_chars = int(min_chars)
+
+    def __call__(self, doc: Doc) -> Doc:
+        if len(doc) and not doc.has_annotation("TAG"):
+            raise ValueError(
+                f"{self.name}: the doc has no POS tags; build the pipeline with make_pipeline(pos=True)"
+            )
+        spans = []
+        for tok in doc:
+            label = self.label_map.get(tok.tag_)
+            if label is not None and len(tok) >= self.min_chars and _is_word(tok):
+                spans.append(Span(doc, tok.i, tok.i + 1, label=label))
+        doc.spans[NER_GROUP] = spans
+        resolve_doc_entities(doc)
+        return doc
+
+
+@Language.factory(
+    "kgbert_entities_v1",
+    default_config={"label_map": DEFAULT_LABEL_MAP, "min_chars": 2},
+    assigns=["doc.spans", "doc.ents"],
+    requires=["token.tag"],
+)
+def make_entities(nlp: Language, name: str, label_map: dict[str, str], min_chars: int) -> PosEntities:
+    tok = nlp.tokenizer
+    if getattr(tok, "segmenter", None) is not None and not tok.segmenter.pos:
+        raise ValueError(f"{name}: needs POS tags; build the pipeline with make_pipeline(pos=True)")
+    return PosEntities(name, label_map, min_chars)
+
+
+# --------------------------------------------------------------------------- phrases
+class Phrases:
+    """Phrases for ERNIE-style phrase masking: POS-pattern chunks plus multi-word KG names.
+
+    Candidates: every match of ``patterns`` (spaCy ``Matcher`` patterns over ``TAG``, per label)
+    with ``min_words`` to ``max_words`` words, and (when ``kg_names``) every KG mention whose name
+    the plain segmenter splits into at least ``min_words`` words (label ``KG``). Overlaps are
+    resolved longest first, then earliest (``spacy.util.filter_spans``). Without POS tags only the
+    KG names remain.
+    """
+
+    def __init__(self, nlp: Language, name: str, patterns: dict[str, list[list[dict[str, Any]]]],
+                 kg_names: bool, min_words: int, max_words: int):
+        self.name = name
+        self.patterns = patterns
+        self.matcher = Matcher(nlp.vocab, validate=True)
+        for label, pats in patterns.items():
+            self.matcher.add(label, pats, greedy="LONGEST")
+        self.kg_names = bool(kg_names)
+        self.min_words = int(min_words)
+        self.max_words = int(max_words)
+        seg = getattr(nlp.tokenizer, "segmenter", None)
+        from annotators.segment import Segmenter
+
+        user_dicts = seg.user_dicts if seg is not None else ()
+        self._plain = Segmenter(segmenter="jieba", pos=False, user_dicts=user_dicts)
+        self._name_words: dict[str, int] = {}
+
+    def name_words(self, name: str) -> int:
+        """How many words the plain segmenter cuts ``name`` into (cached)."""
+        n = self._name_words.get(name)
+        if n is None:
+            n = sum(1 for w, _ in self._plain.cut_plain(name) if w.strip())
+            if len(self._name_words) > 200_000:
+                self._name_words.clear()
+            self._name_words[name] = n
+        return n
+
+    def __call__(self, doc: Doc) -> Doc:
+        cands: list[Span] = []
+        if len(doc) and doc.has_annotation("TAG"):
+            for span in self.matcher(doc, as_spans=True):
+                n = sum(1 for t in span if _is_word(t))
+                if self.min_words <= n <= self.max_words:
+                    cands.append(span)
+        if self.kg_names:
+            for span in doc.spans.get(KG_GROUP, []):
+                if self.name_words(span.text) >= self.min_words:
+                    cands.append(Span(doc, span.start, span.end, label="KG"))
+        doc.spans[PHRASE_GROUP] = sorted(filter_spans(cands), key=lambda s: s.start)
+        return doc
+
+
+@Language.factory(
+    "kgbert_phrases_v1",
+    default_config={"patterns": DEFAULT_PHRASE_PATTERNS, "kg_names": True, "min_words": 2, "max_words": 8},
+    assigns=["doc.spans"],
+)
+def make_phrases(nlp: Language, name: str, patterns: dict[str, list[list[dict[str, Any]]]], kg_names: bool,
+                 min_words: int, max_words: int) -> Phrases:
+    return Phrases(nlp, name, patterns, kg_names, min_words, max_words)
+
+
+# --------------------------------------------------------------------------- srl
+class SrlComponent:
+    """Semantic role labelling with :class:`annotators.srl.SrlTagger` (loaded lazily on first use).
+
+    Writes ``doc._.srl``: a list of frames as JSON dicts (``Frame.to_dict()``), character offsets.
+    Words are the doc's tokens (whitespace and gap tokens excluded); their POS tags are passed when
+    the doc has them.
+    """
+
+    def __init__(self, name: str, model_dir: str | None, device: str):
+        if model_dir is None:
+            raise ValueError(f"{name}: no SRL model given: make_pipeline(srl_model=DIR) or config {{'model_dir': DIR}}")
+        path = Path(model_dir).expanduser()
+        if not (path / "config.json").is_file():
+            raise FileNotFoundError(
+                f"{name}: SRL model directory {path} does not exist or has no config.json "
+                "(train one with annotators.srl, or leave 'srl' out of the components)"
+            )
+        if importlib.util.find_spec("annotators.srl") is None:
+            raise ImportError(f"{name}: the annotators.srl package is not available")
+        self.name = name
+        self.model_dir = str(path)
+        self.device = device
+        self._tagger = None
+
+    def __reduce__(self):
+        return (SrlComponent, (self.name, self.model_dir, self.device))
+
+    @property
+    def tagger(self):
+        if self._tagger is None:
+            from annotators.srl import SrlTagger
+
+            self._tagger = SrlTagger.from_pretrained(self.model_dir, device=self.device)
+        return self._tagger
+
+    def __call__(self, doc: Doc) -> Doc:
+        toks = [t for t in doc if _is_word(t)]
+        words = [(t.idx, t.idx + len(t)) for t in toks]
+        pos = [t.tag_ for t in toks] if doc.has_annotation("TAG") else None
+        frames = self.tagger.predict(doc.text, words, pos=pos) if words else []
+        doc._.srl = [f.to_dict() for f in frames]
+        return doc
+
+
+@Language.factory(
+    "kgbert_srl_v1",
+    default_config={"model_dir": None, "device": "cpu"},
+    assigns=["doc._.srl"],
+)
+def make_srl(nlp: Language, name: str, model_dir: str | None, device: str) -> SrlComponent:
+    return SrlComponent(name, model_dir, device)
+
+
+COMPONENTS = {
+    "kg_entities": "kgbert_kg_entities_v1",
+    "entities": "kgbert_entities_v1",
+    "phrases": "kgbert_phrases_v1",
+    "srl": "kgbert_srl_v1",
+}
+"""Short component name -> factory name, in pipeline order."""

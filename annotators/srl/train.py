@@ -1,0 +1,309 @@
+"""Train and evaluate the SRL tagger.
+
+    python -m annotators.srl.train --data ../shared/data/srl_up_chinese --out runs/srl_up
+    python -m annotators.srl.train --train a.gold_conll --test b.gold_conll --format conll2012 \
+        --backbone /path/to/bert-base-chinese --out runs/srl_ontonotes
+
+``--data`` names a Universal Propositions folder: its train split is missing, so the model is
+trained on ``*-dev.conllu`` and evaluated on ``*-test.conllu`` (no tuning set; fixed epochs).
+Training uses :class:`transformers.Trainer`. The output directory holds the tagger
+(``SrlTagger.from_pretrained(out)``), ``metrics.json`` (span P/R/F1, CoNLL-2005 style, for
+predicate identification, argument labelling with gold predicates, and end to end),
+``train_log.jsonl`` and ``predictions/test.conllu`` (UP format, gold predicates). It is written to
+a temporary directory and renamed at the end, so a failed run leaves nothing behind.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import shutil
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Sequence
+
+import torch
+
+from annotators.srl.conll import read_conll2012, read_up, write_up
+from annotators.srl.data import SrlSentence, bio_labels
+from annotators.srl.metrics import argument_items, per_role, predicate_items, span_prf
+from annotators.srl.tagger import SrlTagger, atomic_dir, convert_script, is_verb_tag, jieba_verbs
+
+READERS = {"up": read_up, "conll2012": read_conll2012}
+
+
+def load_split(path: str | Path, fmt: str, limit: int | None = None) -> list[SrlSentence]:
+    """Read one split; ``limit`` keeps the first sentences only."""
+    sentences = READERS[fmt](path)
+    return sentences[:limit] if limit else sentences
+
+
+def build_tagger(
+    train: Sequence[SrlSentence],
+    *,
+    backbone: str | None,
+    script_conversion: str | None,
+    hidden_size: int,
+    num_layers: int,
+    num_heads: int,
+    predicate_head: bool,
+    seed: int,
+) -> SrlTagger:
+    """A tagger whose tag set is the roles of ``train``: from a local BERT dir, or from scratch."""
+    torch.manual_seed(seed)
+    labels = bio_labels([a.role for s in train for f in s.frames for a in f.args])
+    if backbone:
+        tagger = SrlTagger.from_backbone(backbone, labels, script_conversion=script_conversion)
+    else:
+        tagger = SrlTagger.from_scratch(
+            labels,
+            ("".join(s.words) for s in train),
+            script_conversion=script_conversion,
+            hidden_size=hidden_size,
+            num_hidden_layers=num_layers,
+            num_attention_heads=num_heads,
+            intermediate_size=4 * hidden_size,
+            max_position_embeddings=512,
+        )
+    tagger.model.config.predicate_head = predicate_head
+    return tagger
+
+
+def featurize(tagger: SrlTagger, sentences: Sequence[SrlSentence], predicate_head: bool) -> tuple[list[dict], int]:
+    """Training features; sentences too long for the model are skipped (returned count)."""
+    feats, skipped = [], 0
+    for s in sentences:
+        try:
+            feats += tagger.training_features(s.words, s.frames, predicate_example=predicate_head)
+        except ValueError as exc:
+            if "more than the model's maximum" not in str(exc):
+                raise ValueError(f"{s.source}: {exc}") from None
+            skipped += 1
+    return feats, skipped
+
+
+def train_tagger(tagger: SrlTagger, features: list[dict], *, epochs: float, batch_size: int, lr: float, seed: int, max_steps: int, workdir: Path) -> list[dict]:
+    """Fit with :class:`transformers.Trainer`; returns its log history."""
+    from transformers import Trainer, TrainingArguments
+
+    steps = max_steps if max_steps > 0 else int(epochs * ((len(features) + batch_size - 1) // batch_size))
+    args = TrainingArguments(
+        output_dir=str(workdir),
+        per_device_train_batch_size=batch_size,
+        num_train_epochs=epochs,
+        max_steps=max_steps,
+        learning_rate=lr,
+        warmup_steps=max(1, steps // 10),
+        weight_decay=0.01,
+        lr_scheduler_type="linear",
+        logging_steps=max(1, min(50, steps // 20)),
+        save_strategy="no",
+        eval_strategy="no",
+        report_to="none",
+        use_cpu=not torch.cuda.is_available(),
+        dataloader_num_workers=0,
+        remove_unused_columns=False,
+        train_sampling_strategy="group_by_length",  # batches of similar length: less padding
+        label_names=["labels", "predicate_labels"],
+        seed=seed,
+    )
+    tagger.model.train()
+    trainer = Trainer(model=tagger.model, args=args, train_dataset=features, data_collator=tagger.collate)
+    trainer.train()
+    tagger.model.eval()
+    tagger.model.to(tagger.device)
+    return list(trainer.state.log_history)
+
+
+def evaluate(tagger: SrlTagger, test: Sequence[SrlSentence], batch_size: int = 32) -> dict:
+    """Span P/R/F1 on ``test``: predicate identification (model head and POS-verb fallbacks),
+    argument labelling with gold predicates, and end to end (predicted predicates)."""
+    words = [s.words for s in test]
+    gold_preds = [[i for f in s.frames for i in range(*f.predicate)] for s in test]
+    gold_args = argument_items([s.frames for s in test])
+    metrics: dict = {"test_sentences": len(test), "test_predicates": sum(len(s.frames) for s in test)}
+    pred_id = {}
+    if tagger.config.predicate_head:
+        found = tagger.identify_predicates(words, batch_size=batch_size)
+        pred_id["model"] = span_prf(predicate_items(gold_preds), predicate_items(found))
+    if all(s.pos for s in test):
+        pred_id["gold_pos_verbs"] = span_prf(predicate_items(gold_preds), predicate_items([[i for i, t in enumerate(s.pos) if is_verb_tag(t)] for s in test]))
+    simplified = [[convert_script(w, tagger.config.script_conversion) for w in ws] for ws in words]
+    pred_id["jieba_verbs"] = span_prf(predicate_items(gold_preds), predicate_items([jieba_verbs(w) for w in simplified]))
+    metrics["predicate_identification"] = pred_id
+    frames = tagger.label_arguments(words, [[f.predicate for f in s.frames] for s in test], batch_size)
+    pred_args = argument_items(frames)
+    metrics["arguments_gold_predicates"] = span_prf(gold_args, pred_args)
+    metrics["arguments_gold_predicates_per_role"] = per_role(gold_args, pred_args)
+    e2e = tagger.predict_words(words, pos=[s.pos for s in test], batch_size=batch_size)
+    metrics["arguments_end_to_end"] = span_prf(gold_args, argument_items(e2e))
+    metrics["_frames"] = frames
+    return metrics
+
+
+def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m annotators.srl.train", description=__doc__.split("\n\n")[0])
+    p.add_argument("--data", help="a Universal Propositions folder (trains on *-dev.conllu, tests on *-test.conllu)")
+    p.add_argument("--train", help="training file (instead of --data)")
+    p.add_argument("--test", help="test file (instead of --data)")
+    p.add_argument("--format", choices=sorted(READERS), default="up", help="format of --train/--test")
+    p.add_argument("--out", required=True, help="output directory (the saved tagger + metrics.json)")
+    p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    p.add_argument("--backbone", help="local BERT checkpoint directory (default: train from scratch)")
+    p.add_argument("--hidden-size", type=int, default=256)
+    p.add_argument("--layers", type=int, default=4)
+    p.add_argument("--heads", type=int, default=4)
+    p.add_argument("--epochs", type=float, default=8)
+    p.add_argument("--max-steps", type=int, default=-1)
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--lr", type=float, help="learning rate (default 5e-5 with --backbone, 5e-4 from scratch)")
+    p.add_argument("--seed", type=int, default=13)
+    p.add_argument("--script", choices=["t2s", "none"], default="t2s", help="convert traditional to simplified before tokenising")
+    p.add_argument("--no-predicate-head", action="store_true", help="do not train predicate identification (POS fallback)")
+    p.add_argument("--max-train-sentences", type=int, help="use only the first N training sentences")
+    p.add_argument("--max-test-sentences", type=int, help="evaluate on the first N test sentences")
+    args = p.parse_args(argv)
+    if bool(args.data) == bool(args.train and args.test):
+        p.error("give either --data or both --train and --test")
+    return args
+
+
+def _resolve_files(data: str | None, train: str | None, test: str | None) -> tuple[Path, Path]:
+    if not data:
+        return Path(train), Path(test)
+    folder = Path(data)
+    devs, tests = sorted(folder.glob("*-dev.conllu")), sorted(folder.glob("*-test.conllu"))
+    if len(devs) != 1 or len(tests) != 1:
+        raise SystemExit(f"{folder}: expected one *-dev.conllu and one *-test.conllu file")
+    return devs[0], tests[0]
+
+
+def _exit_on_sigterm(signum: int, frame) -> None:
+    raise SystemExit(128 + signum)  # unwinds, so the temporary output directory is removed
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parse(argv)
+    train_path, test_path = _resolve_files(args.data, args.train, args.test)
+    options = dict(
+        train_path=train_path,
+        test_path=test_path,
+        fmt="up" if args.data else args.format,
+        out=Path(args.out),
+        overwrite=args.overwrite,
+        backbone=args.backbone,
+        hidden_size=args.hidden_size,
+        num_layers=args.layers,
+        num_heads=args.heads,
+        epochs=args.epochs,
+        max_steps=args.max_steps,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        seed=args.seed,
+        script_conversion=None if args.script == "none" else "t2s",
+        predicate_head=not args.no_predicate_head,
+        max_train_sentences=args.max_train_sentences,
+        max_test_sentences=args.max_test_sentences,
+    )
+    if threading.current_thread() is not threading.main_thread():
+        metrics = run(**options)
+    else:
+        previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
+        try:
+            metrics = run(**options)
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+    summary = {
+        "predicate_identification_f1": {k: round(v["f1"], 4) for k, v in metrics["predicate_identification"].items()},
+        "arguments_gold_predicates_f1": round(metrics["arguments_gold_predicates"]["f1"], 4),
+        "arguments_end_to_end_f1": round(metrics["arguments_end_to_end"]["f1"], 4),
+    }
+    print(json.dumps(summary, indent=2), file=sys.stderr)
+    return 0
+
+
+def run(
+    *,
+    train_path: Path,
+    test_path: Path,
+    fmt: str,
+    out: Path,
+    overwrite: bool = False,
+    backbone: str | None = None,
+    hidden_size: int = 256,
+    num_layers: int = 4,
+    num_heads: int = 4,
+    epochs: float = 8,
+    max_steps: int = -1,
+    batch_size: int = 16,
+    lr: float | None = None,
+    seed: int = 13,
+    script_conversion: str | None = "t2s",
+    predicate_head: bool = True,
+    max_train_sentences: int | None = None,
+    max_test_sentences: int | None = None,
+) -> dict:
+    """Train on ``train_path``, evaluate on ``test_path``, save tagger + metrics to ``out``; returns the metrics."""
+    if out.exists() and not overwrite:
+        raise SystemExit(f"{out} exists; pass --overwrite to replace it")
+    random.seed(seed)
+    train = load_split(train_path, fmt, max_train_sentences)
+    test = load_split(test_path, fmt, max_test_sentences)
+    tagger = build_tagger(
+        train,
+        backbone=backbone,
+        script_conversion=script_conversion,
+        hidden_size=hidden_size,
+        num_layers=num_layers,
+        num_heads=num_heads,
+        predicate_head=predicate_head,
+        seed=seed,
+    )
+    features, skipped = featurize(tagger, train, predicate_head)
+    if lr is None:
+        lr = 5e-5 if backbone else 5e-4
+    with atomic_dir(out) as tmp:
+        t0 = time.time()
+        log = train_tagger(tagger, features, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, max_steps=max_steps, workdir=tmp / "trainer")
+        train_s = time.time() - t0
+        metrics = evaluate(tagger, test)
+        frames = metrics.pop("_frames")
+        metrics.update(
+            train_file=str(train_path),
+            test_file=str(test_path),
+            format=fmt,
+            init=f"backbone {backbone}" if backbone else "from scratch (random init, char vocab of the training split)",
+            model={
+                "hidden_size": tagger.config.hidden_size,
+                "layers": tagger.config.num_hidden_layers,
+                "parameters": sum(p.numel() for p in tagger.model.parameters()),
+            },
+            train_sentences=len(train),
+            train_features=len(features),
+            skipped_too_long=skipped,
+            epochs=epochs,
+            max_steps=max_steps,
+            batch_size=batch_size,
+            lr=lr,
+            seed=seed,
+            script_conversion=tagger.config.script_conversion,
+            train_seconds=round(train_s, 1),
+        )
+        shutil.rmtree(tmp / "trainer", ignore_errors=True)
+        tagger.write_to(tmp)
+        (tmp / "metrics.json").write_text(json.dumps(metrics, ensure_ascii=False, indent=2), encoding="utf-8")
+        with open(tmp / "train_log.jsonl", "w", encoding="utf-8") as fh:
+            for row in log:
+                fh.write(json.dumps(row) + "\n")
+        predicted = [
+            SrlSentence(words=s.words, frames=f, pos=s.pos, lemmas=s.lemmas, comments=s.comments) for s, f in zip(test, frames)
+        ]
+        write_up(predicted, tmp / "predictions" / "test.conllu", head="last")
+    return metrics
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

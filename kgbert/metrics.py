@@ -1,0 +1,145 @@
+"""Evaluation metrics: accuracy, macro-F1 and entity-level P/R/F1 (seqeval semantics).
+
+The entity-level scorer follows seqeval's default (conlleval-compatible) mode: a chunk starts at
+``B-X``, at ``S-X``, at an ``I-X``/``M-X``/``E-X`` whose type differs from the running chunk, or at
+``I-X`` after ``O`` (an ``I-`` without ``B-`` is treated as a start). A chunk ends before ``O``,
+``B-``, ``S-``, a type change, and after ``E-``/``S-``. Tags are ``O`` or ``<P>-<TYPE>`` with
+``P`` in ``B I M E S`` (so BIO, IOB1, BIOES and BMES all work without conversion). Scores are
+micro-averaged over entities, as ``seqeval.metrics.f1_score`` does by default.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from typing import Sequence
+
+Entity = tuple[str, int, int]
+"""(type, start, end) with ``end`` exclusive, in token positions."""
+
+
+def _split_tag(tag: str) -> tuple[str, str]:
+    """Return (prefix, type); ``O`` and malformed tags become ("O", "")."""
+    if tag in ("O", "", None):
+        return "O", ""
+    if len(tag) >= 2 and tag[1] in "-_" and tag[0] in "BIMES":
+        return tag[0], tag[2:]
+    # A bare type ("PER") counts as inside that type, as conlleval does for untyped prefixes.
+    return "I", tag
+
+
+def _ends(prev_prefix: str, prev_type: str, prefix: str, type_: str) -> bool:
+    """Does the chunk running at the previous tag end before the current tag?"""
+    if prev_prefix == "O":
+        return False
+    if prev_prefix in ("E", "S"):
+        return True
+    if prefix in ("O", "B", "S"):
+        return True
+    return type_ != prev_type
+
+
+def _starts(prev_prefix: str, prev_type: str, prefix: str, type_: str) -> bool:
+    """Does a chunk start at the current tag?"""
+    if prefix == "O":
+        return False
+    if prefix in ("B", "S"):
+        return True
+    # I/M/E: start when not continuing a chunk of the same type.
+    if prev_prefix in ("O", "E", "S"):
+        return True
+    return type_ != prev_type
+
+
+def get_entities(tags: Sequence[str]) -> list[Entity]:
+    """Chunks of one tag sequence as (type, start, end), end exclusive, in order of start."""
+    entities: list[Entity] = []
+    prev_prefix, prev_type = "O", ""
+    start = -1
+    for i, tag in enumerate(list(tags) + ["O"]):
+        prefix, type_ = _split_tag(tag)
+        if start >= 0 and _ends(prev_prefix, prev_type, prefix, type_):
+            entities.append((prev_type, start, i))
+            start = -1
+        if _starts(prev_prefix, prev_type, prefix, type_):
+            start = i
+        prev_prefix, prev_type = prefix, type_
+    return entities
+
+
+def _prf(n_correct: int, n_pred: int, n_gold: int) -> dict[str, float]:
+    p = n_correct / n_pred if n_pred else 0.0
+    r = n_correct / n_gold if n_gold else 0.0
+    f = 2 * p * r / (p + r) if p + r else 0.0
+    return {"precision": p, "recall": r, "f1": f}
+
+
+def entity_scores(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]]) -> dict:
+    """Entity-level micro P/R/F1 over sentences, plus per-type scores and counts.
+
+    ``gold`` and ``pred`` are lists of tag sequences; each pair must have the same length.
+    Returns ``{"precision", "recall", "f1", "n_gold", "n_pred", "n_correct", "per_type": {...}}``.
+    """
+    if len(gold) != len(pred):
+        raise ValueError(f"{len(gold)} gold sequences but {len(pred)} predicted sequences")
+    c_gold: Counter[str] = Counter()
+    c_pred: Counter[str] = Counter()
+    c_ok: Counter[str] = Counter()
+    for i, (g, p) in enumerate(zip(gold, pred)):
+        if len(g) != len(p):
+            raise ValueError(f"sequence {i}: {len(g)} gold tags but {len(p)} predicted tags")
+        ge, pe = set(get_entities(g)), set(get_entities(p))
+        c_gold.update(e[0] for e in ge)
+        c_pred.update(e[0] for e in pe)
+        c_ok.update(e[0] for e in ge & pe)
+    out = _prf(sum(c_ok.values()), sum(c_pred.values()), sum(c_gold.values()))
+    out.update(n_gold=sum(c_gold.values()), n_pred=sum(c_pred.values()), n_correct=sum(c_ok.values()))
+    out["per_type"] = {
+        t: {**_prf(c_ok[t], c_pred[t], c_gold[t]), "support": c_gold[t]} for t in sorted(set(c_gold) | set(c_pred))
+    }
+    return out
+
+
+def accuracy(gold: Sequence, pred: Sequence) -> float:
+    """Fraction of equal pairs (0.0 for empty input)."""
+    if len(gold) != len(pred):
+        raise ValueError(f"{len(gold)} gold labels but {len(pred)} predictions")
+    return sum(g == p for g, p in zip(gold, pred)) / len(gold) if gold else 0.0
+
+
+def macro_f1(gold: Sequence, pred: Sequence, labels: Sequence | None = None) -> float:
+    """Unweighted mean of per-class F1 over ``labels`` (default: classes seen in gold or pred).
+
+    A class with neither gold nor predicted instances is skipped (scikit-learn, given such a
+    class in ``labels=``, would count it as F1 = 0); a class with instances but no correct
+    prediction scores 0.
+    """
+    if len(gold) != len(pred):
+        raise ValueError(f"{len(gold)} gold labels but {len(pred)} predictions")
+    classes = list(labels) if labels is not None else sorted(set(gold) | set(pred), key=str)
+    scores = []
+    for c in classes:
+        tp = sum(g == c and p == c for g, p in zip(gold, pred))
+        n_pred = sum(p == c for p in pred)
+        n_gold = sum(g == c for g in gold)
+        if n_pred == 0 and n_gold == 0:
+            continue
+        scores.append(_prf(tp, n_pred, n_gold)["f1"])
+    return sum(scores) / len(scores) if scores else 0.0
+
+
+def classification_scores(gold: Sequence, pred: Sequence, labels: Sequence | None = None) -> dict[str, float]:
+    """``{"accuracy", "macro_f1"}`` for a classification task."""
+    return {"accuracy": accuracy(gold, pred), "macro_f1": macro_f1(gold, pred, labels)}
+
+
+def bmes_to_bio(tags: Sequence[str]) -> list[str]:
+    """Convert BMES/BIOES tags to BIO (``S-``->``B-``, ``M-``/``E-``->``I-``)."""
+    out = []
+    for t in tags:
+        prefix, type_ = _split_tag(t)
+        if prefix == "O":
+            out.append("O")
+        elif prefix in ("B", "S"):
+            out.append("B-" + type_)
+        else:
+            out.append("I-" + type_)
+    return out

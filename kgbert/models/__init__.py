@@ -1,0 +1,41 @@
+"""Encoders (one modeling file per encoder, transformers style) and their task heads.
+
+``build_model(encoder, task, num_labels, backbone=..., backbone_config=..., **encoder_options)``
+builds any of them; importing this package registers their ``model_type`` with transformers'
+``AutoConfig`` / ``AutoModelForSequenceClassification`` / ``AutoModelForTokenClassification``.
+This package never reads files or KGs: everything arrives as tensors from :mod:`kgbert.data`.
+"""
+from kgbert.models.auto import ENCODERS, TASKS, build_model, get_encoder_spec, model_class_for, register_auto_classes
+from kgbert.models.configuration_bert_baseline import BertBaselineConfig
+from kgbert.models.configuration_kbert import KBertConfig
+from kgbert.models.heads import IGNORE_INDEX, SequenceClassificationHead, TokenClassificationHead
+from kgbert.models.modeling_bert_baseline import (
+    BertBaselineForSequenceClassification,
+    BertBaselineForTokenClassification,
+)
+from kgbert.models.modeling_kbert import (
+    KBertForSequenceClassification,
+    KBertForTokenClassification,
+    knowledge_visible_mask,
+    visible_to_additive_mask,
+)
+
+__all__ = [
+    "ENCODERS",
+    "TASKS",
+    "IGNORE_INDEX",
+    "build_model",
+    "get_encoder_spec",
+    "model_class_for",
+    "register_auto_classes",
+    "BertBaselineConfig",
+    "KBertConfig",
+    "SequenceClassificationHead",
+    "TokenClassificationHead",
+    "BertBaselineForSequenceClassification",
+    "BertBaselineForTokenClassification",
+    "KBertForSequenceClassification",
+    "KBertForTokenClassification",
+    "knowledge_visible_mask",
+    "visible_to_additive_mask",
+]
