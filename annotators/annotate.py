@@ -256,7 +256,8 @@ def annotate_batches(nlp, jobs: Iterator[Job], *, n_process: int = 1, batch_size
     ``nlp.pipe(n_process=N)`` also works with these components, but it ships every ``Doc`` back
     through ``Doc.to_bytes``, which costs milliseconds per doc here because srsly's msgpack looks
     up its encoder registry on every call; see the benchmark.) At most ``2 * n_process`` batches
-    are in flight, so the input is streamed, never read whole.
+    are in flight, so the input is streamed, never read whole. With the ``srl`` component the
+    workers are spawned (each loads the model itself) rather than forked.
     """
     import itertools
     import multiprocessing as mp
@@ -268,7 +269,8 @@ def annotate_batches(nlp, jobs: Iterator[Job], *, n_process: int = 1, batch_size
             yield annotate_batch(nlp, batch)
         return
     global _WORKER_NLP
-    ctx = mp.get_context()
+    # torch (the srl component) is not fork-safe once its thread pools exist: spawn workers then
+    ctx = mp.get_context("spawn") if "srl" in nlp.pipe_names else mp.get_context()
     fork = ctx.get_start_method() == "fork"
     if fork:
         nlp(".")  # load jieba and the KG matcher once, before forking: the workers inherit them

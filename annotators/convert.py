@@ -5,7 +5,8 @@ excluded); entities = ``doc.ents`` (with ``kg_id``/``name``/``source``); phrases
 ``doc.spans["phrases"]``; srl = ``doc._.srl``; meta = ``doc._.meta``.
 
 ``from_annotation(nlp, record)`` builds the doc back: tokens from the record's words (or, when it
-has none, from ``nlp``'s tokenizer with the record's entities kept whole; when the pipeline tags
+has none, from ``nlp``'s tokenizer with the record's entities kept whole and a word boundary at
+every phrase and SRL span boundary; when the pipeline tags
 POS, a user's words get their jieba dictionary tag, ``x`` if unknown), entities into the span
 group of their source, then ``doc.ents`` resolved. So ``to_annotation(from_annotation(nlp, a)) == a``
 for any valid record whose entity and phrase boundaries fall on word boundaries; a record whose
@@ -88,7 +89,9 @@ def from_annotation(nlp: Language, record: Annotation | dict[str, Any] | str) ->
             tags = [seg.tag_of(text[s:e], default="x") for s, e in record.words]
         doc = doc_from_spans(nlp.vocab, text, record.words, tags)
     elif hasattr(nlp.tokenizer, "make_doc"):
-        doc = nlp.tokenizer.make_doc(text, [(e.start, e.end) for e in record.entities])
+        cuts = [x for p in record.phrases for x in (p.start, p.end)]
+        cuts += [x for f in record.srl for x in (*f.predicate, *(y for a in f.args for y in (a.start, a.end)))]
+        doc = nlp.tokenizer.make_doc(text, [(e.start, e.end) for e in record.entities], cuts)
     else:
         doc = nlp.make_doc(text)
     groups: dict[str, list[Span]] = {g: [] for g in ENTITY_GROUPS.values()}

@@ -49,14 +49,17 @@ def get_matcher(kg: str | os.PathLike, min_len: int = 2, stoplist: str | Sequenc
 
 
 class KGMentions:
-    """Picklable handle on a KG matcher: ``find(text) -> [Match(start, end, name, entity_id)]``."""
+    """Picklable handle on a KG matcher: ``find(text) -> [Match(start, end, name, entity_id)]``.
+
+    Only the settings are pickled; the receiving process gets its matcher from :func:`get_matcher`.
+    """
 
     def __init__(self, kg: str | os.PathLike, min_len: int = 2, stoplist: str | Sequence[str] | None = None) -> None:
         self.kg = str(kg)
         self.min_len = int(min_len)
         self.stoplist = _read_stoplist(stoplist)
         self._last: tuple[str, list] | None = None
-        get_matcher(self.kg, self.min_len, self.stoplist)  # fail early: missing store, bad stoplist
+        self._matcher = get_matcher(self.kg, self.min_len, self.stoplist)  # fails early: missing store, bad stoplist
 
     def __reduce__(self):
         return (KGMentions, (self.kg, self.min_len, self.stoplist))
@@ -66,7 +69,7 @@ class KGMentions:
         last = self._last
         if last is not None and last[0] == text:
             return last[1]
-        matches = list(get_matcher(self.kg, self.min_len, self.stoplist).find(text))
+        matches = list(self._matcher.find(text))
         self._last = (text, matches)
         return matches
 

@@ -95,9 +95,10 @@ class ZhTokenizer:
         protected = [(m.start, m.end) for m in self.kg.find(text)] if self.kg is not None else []
         return self.make_doc(text, protected)
 
-    def make_doc(self, text: str, protected: Iterable[tuple[int, int]] = ()) -> Doc:
-        """Tokenise ``text`` keeping each ``protected`` span (non-overlapping) as one token."""
-        words = self.segmenter.segment(text, protected)
+    def make_doc(self, text: str, protected: Iterable[tuple[int, int]] = (), boundaries: Iterable[int] = ()) -> Doc:
+        """Tokenise ``text`` keeping each ``protected`` span (non-overlapping) as one token and
+        starting a token at every offset in ``boundaries`` (outside the protected spans)."""
+        words = self.segmenter.segment(text, protected, boundaries)
         spans = [(s, e) for s, e, _ in words]
         tags = [t for _, _, t in words] if self.segmenter.pos else None
         return doc_from_spans(self.vocab, text, spans, tags)
@@ -147,7 +148,7 @@ def create_zh_tokenizer(
 
 def make_pipeline(
     kg: str | os.PathLike | None = None,
-    components: Sequence[str] = ("kg_entities", "entities", "phrases"),
+    components: Sequence[str] | None = None,
     *,
     user_dicts: Sequence[str | os.PathLike] = (),
     pos: bool | None = None,
@@ -163,11 +164,14 @@ def make_pipeline(
 
     ``kg``: a KG store (``knowledge.build_kg`` output); its names are kept whole by the tokenizer
     and ``kg_entities`` reports them. ``components``: any of ``kg_entities``, ``entities``,
-    ``phrases``, ``srl`` (added in that order). ``user_dicts``: jieba user dictionaries
+    ``phrases``, ``srl`` (added in that order); default ``("kg_entities", "entities", "phrases")``,
+    without ``kg_entities`` when there is no ``kg``. ``user_dicts``: jieba user dictionaries
     (``word [freq] [tag]`` per line). ``pos``: jieba POS tagging (default: on when ``entities``,
     ``phrases`` or ``srl`` is requested). ``srl_model``: directory of a trained SRL tagger.
     ``config``: per-component config overrides, e.g. ``{"entities": {"min_chars": 1}}``.
     """
+    if components is None:
+        components = ("kg_entities", "entities", "phrases") if kg is not None else ("entities", "phrases")
     components = tuple(components)
     unknown = [c for c in components if c not in COMPONENTS]
     if unknown:

@@ -198,23 +198,31 @@ class Segmenter:
         pt.makesure_userdict_loaded()
         return pt.word_tag_tab.get(word, default)
 
-    def segment(self, text: str, protected: Iterable[tuple[int, int]] = ()) -> list[Word]:
+    def segment(self, text: str, protected: Iterable[tuple[int, int]] = (), boundaries: Iterable[int] = ()) -> list[Word]:
         """Words of ``text`` as ``(start, end, tag)``; every protected span is exactly one word.
 
-        ``protected`` spans must not overlap each other (e.g. :meth:`EntityMatcher.find` output).
+        ``protected`` spans must not overlap each other (e.g. :meth:`EntityMatcher.find` output);
+        outside them, a word boundary is also forced at every offset in ``boundaries``.
         Words cover the whole text, whitespace included (as their own words).
         """
+        cuts = sorted(set(boundaries))
         words: list[Word] = []
+
+        def cut_gap(a: int, b: int) -> None:
+            points = [a] + [c for c in cuts if a < c < b] + [b]
+            for s, e in zip(points, points[1:]):
+                words.extend(_align(text[s:e], s, self.cut_plain(text[s:e])))
+
         pos = 0
         for start, end in sorted(protected):
             if start < pos or not 0 <= start < end <= len(text):
                 raise ValueError(f"protected span [{start}, {end}) overlaps another or lies outside the text")
             if start > pos:
-                words.extend(_align(text[pos:start], pos, self.cut_plain(text[pos:start])))
+                cut_gap(pos, start)
             words.append((start, end, self.tag_of(text[start:end])))
             pos = end
         if pos < len(text):
-            words.extend(_align(text[pos:], pos, self.cut_plain(text[pos:])))
+            cut_gap(pos, len(text))
         return words
 
 

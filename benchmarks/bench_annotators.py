@@ -79,6 +79,55 @@ def per_component(kg: str, texts: Sequence[str], repeats: int) -> list[dict]:
     return rows
 
 
+def mention_coverage(kg: str, corpora: dict[str, Sequence[str]]) -> list[dict]:
+    """How many character-level KG mentions jieba's words would miss (a mention is missed when a
+    word boundary falls strictly inside it): plain jieba, jieba with every KG name added to its
+    dictionary (``add_word``, jieba's suggested frequency: what K-BERT does with pkuseg), and the
+    kgbert tokenizer (mentions cut out before jieba runs)."""
+    import jieba
+
+    import annotators
+    import knowledge
+    from annotators.kg import get_matcher
+    from annotators.segment import get_jieba
+
+    matcher, plain = get_matcher(kg), get_jieba()
+    with_names = jieba.Tokenizer()
+    with_names.FREQ, with_names.total, with_names.initialized = dict(plain.FREQ), plain.total, True
+    for name in knowledge.KnowledgeGraph.open(kg).entity_names():
+        with_names.add_word(name)
+    nlp = annotators.make_pipeline(kg=kg, components=(), pos=False)
+
+    def cuts(tok, text: str) -> set[int]:
+        out, pos = set(), 0
+        for w in tok.cut(text):
+            pos += len(w)
+            out.add(pos)
+        return out
+
+    rows = []
+    for name, texts in corpora.items():
+        found = split = split_dict = whole = 0
+        for text in texts:
+            c_plain, c_dict = cuts(plain, text), cuts(with_names, text)
+            words = {(t.idx, t.idx + len(t)) for t in nlp.tokenizer(text)}
+            for m in matcher.find(text):
+                found += 1
+                split += any(m.start < c < m.end for c in c_plain)
+                split_dict += any(m.start < c < m.end for c in c_dict)
+                whole += (m.start, m.end) in words
+        rows.append({"corpus": name, "sentences": len(texts), "mentions": found, "split_by_plain_jieba": split,
+                     "split_by_jieba_with_kg_names": split_dict, "single_word_in_kgbert_tokenizer": whole})
+    return rows
+
+
+def load_medical(n: int) -> list[str]:
+    path = SHARED / "medical_ner" / "dev.tsv"
+    with open(path, encoding="utf-8") as fh:
+        next(fh)
+        return [line.split("\t")[0].replace(" ", "") for line in fh if line.strip()][:n]
+
+
 def end_to_end(kg: str, texts: Sequence[str], batch_size: int) -> list[dict]:
     import annotators
     from annotators.annotate import annotate_batches
@@ -126,6 +175,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         kg = str(Path(tmp) / "kg.sqlite")
         knowledge.build_kg([args.kg_source], kg)
+        coverage = mention_coverage(kg, {"CLUECorpusSmall sentences": texts, "medical_ner dev": load_medical(args.n)})
         comp = per_component(kg, texts, args.repeats)
         e2e = end_to_end(kg, texts, args.batch_size)
 
@@ -139,11 +189,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("|---|---|---:|---:|---:|")
     for r in e2e:
         print(f"| {r['pipeline']} | {r['runner']} | {r['n_process']} | {r['sentences_per_s']:,.0f} | {r['seconds']:.2f} |")
+    print("\n| corpus | sentences | KG mentions (character matching) | split by plain jieba "
+          "| split by jieba + KG names in its dictionary | one word in the kgbert tokenizer |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for r in coverage:
+        n = max(1, r["mentions"])
+        print(f"| {r['corpus']} | {r['sentences']} | {r['mentions']} | {r['split_by_plain_jieba']} "
+              f"({r['split_by_plain_jieba'] / n:.1%}) | {r['split_by_jieba_with_kg_names']} "
+              f"({r['split_by_jieba_with_kg_names'] / n:.1%}) | {r['single_word_in_kgbert_tokenizer']} |")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp_out = out.with_suffix(".json.tmp")
     tmp_out.write_text(json.dumps({"sentences": len(texts), "characters": chars, "cpus": os.cpu_count(),
-                                   "per_component": comp, "end_to_end": e2e}, indent=1), encoding="utf-8")
+                                   "per_component": comp, "end_to_end": e2e,
+                                   "kg_mention_coverage": coverage}, indent=1), encoding="utf-8")
     os.replace(tmp_out, out)
     print(f"\nwrote {out}")
     return 0

@@ -326,7 +326,7 @@ def bench_model(threads: int, steps: int, L: int = 128, batch_size: int = 16) ->
             for name, (model, batch) in models.items():
                 model.eval()
                 with torch.no_grad():
-                    t, _ = timed(lambda: model(**batch).logits.sum().item())
+                    t, _ = cpu_timed(lambda: model(**batch).logits.sum().item())
                 if step:
                     times[name]["infer"].append(t)
                 model.train()
@@ -336,7 +336,7 @@ def bench_model(threads: int, steps: int, L: int = 128, batch_size: int = 16) ->
                     loss.backward()
                     opts[name].step()
                     return loss.item()
-                t, _ = timed(train_step)
+                t, _ = cpu_timed(train_step)
                 if step:
                     times[name]["train"].append(t)
         for mode in ("infer", "train"):
@@ -358,6 +358,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--steps", type=int, default=5, help="timed model steps (after 1 warm-up)")
     ap.add_argument("--out", type=Path, default=RESULTS / "bench_kbert.json")
     ap.add_argument("--skip-model", action="store_true")
+    ap.add_argument("--threads", type=int, default=None, help="torch threads for the model part (default: OMP_NUM_THREADS)")
     args = ap.parse_args(argv)
     threads = int(os.environ.get("OMP_NUM_THREADS", "0") or 0)
     if threads <= 0:
@@ -368,10 +369,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"shared data missing: {p}", file=sys.stderr)
             return 2
     n_cls, n_ner = (1000, 1000) if args.quick else (None, None)
+    load_start = os.getloadavg()
     with tempfile.TemporaryDirectory() as d:
         feat = bench_featurize(Path(d), n_cls, n_ner)
-    model = None if args.skip_model else bench_model(threads, 2 if args.quick else args.steps)
-    env = {"OMP_NUM_THREADS": threads, "python": platform.python_version(), "cpu_count": os.cpu_count(),
+    model = None if args.skip_model else bench_model(args.threads or threads, 2 if args.quick else args.steps)
+    env = {"OMP_NUM_THREADS": threads, "loadavg_start": load_start, "loadavg_end": os.getloadavg(), "python": platform.python_version(), "cpu_count": os.cpu_count(),
            "machine": platform.machine(), "nice": os.nice(0)}
     print(f"\n## K-BERT featurisation (sentences per CPU-second of one process = per core; OMP_NUM_THREADS={threads}, nice {env['nice']})\n")
     print(md_table(
@@ -379,6 +381,9 @@ def main(argv: list[str] | None = None) -> int:
          "speed-up (cold vs ref. + jieba)"],
         [[r["dataset"], r["n"], r["ours_cold_per_s"], r["ours_warm_per_s"], r["ref_knowledge_per_s"], r["ref_with_jieba_per_s"],
           f"{r['speedup_cold_vs_ref_knowledge']:.1f}x", f"{r['speedup_cold_vs_ref_with_jieba']:.1f}x"] for r in feat["rows"]]))
+    print(f"\nMachine load average (1, 5, 15 min) at start {tuple(round(x, 1) for x in env['loadavg_start'])}, "
+          f"at end {tuple(round(x, 1) for x in env['loadavg_end'])}, on {env['cpu_count']} cores: absolute rates are depressed "
+          "by other processes; the ratios come from interleaved blocks of the same run.")
     print("\nWork done per sentence (matching differs: ours = leftmost-longest substrings over KG subjects; reference = jieba words equal to a subject):\n")
     print(md_table(["dataset", "ours entities", "ours branches kept", "ref. entities", "ref. branches (before truncation)"],
                    [[r["dataset"], r["ours_entities_per_sent"], r["ours_branches_per_sent"], r["ref_entities_per_sent"],
@@ -396,7 +401,8 @@ def main(argv: list[str] | None = None) -> int:
                        [[r["attn"], r["mode"], r["bert_seq_per_s"], r["kbert_seq_per_s"], f"{r['ratio_kbert_over_bert']:.2f}"] for r in model["rows"]]))
         print(f"\n(Same {model['batch_size']} ChnSentiCorp reviews, both padded to {model['L']}: BERT {model['bert_tokens_in_batch']} real tokens; "
               f"K-BERT {model['kbert_original_tokens_in_batch']} original + {model['kbert_knowledge_tokens_in_batch']} knowledge tokens in "
-              f"{model['kbert_branches_in_batch']} branches. Wall-clock medians, interleaved steps.)")
+              f"{model['kbert_branches_in_batch']} branches. Medians of CPU time per step (one torch thread, so CPU time = compute time, "
+              "robust to other processes), BERT and K-BERT steps interleaved.)")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     tmp = args.out.with_suffix(".json.tmp")
     tmp.write_text(json.dumps({"env": env, "featurize": feat, "model": model}, ensure_ascii=False, indent=1), encoding="utf-8")

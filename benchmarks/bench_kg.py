@@ -18,6 +18,7 @@ import random
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -27,11 +28,17 @@ RESULTS = REPO / "benchmarks" / "results"
 REAL_KGS = [("kg_hownet", "HowNet.spo"), ("kg_medical", "Medical.spo"),
             ("kg_nlpcc2016_kbqa", "nlpcc2016_kbqa.spo")]
 
+# VmHWM is this process's own peak RSS (ru_maxrss of a child also counts the parent's pages
+# at fork time, which would hide the build's own footprint)
 _CHILD = """
-import json, sys
+import json, re, sys
 from knowledge import build_kg
-r = build_kg(sys.argv[1:-2], sys.argv[-2], force=True, low_memory=sys.argv[-1] == "1")
-print(json.dumps(r.to_dict(), ensure_ascii=False))
+r = build_kg(sys.argv[1:-3], sys.argv[-3], force=True, low_memory=sys.argv[-2] == "1",
+             cache_mb=int(sys.argv[-1]))
+d = r.to_dict()
+status = open("/proc/self/status").read()
+d["vm_hwm_kib"] = int(re.search(r"VmHWM:\\s+(\\d+)", status).group(1))
+print(json.dumps(d, ensure_ascii=False))
 """
 
 
@@ -54,31 +61,24 @@ def synthetic(workdir: Path, n: int) -> Path:
     return path
 
 
-class _Popen(subprocess.Popen):
-    """Popen whose wait() reaps with wait4 and keeps the child's rusage."""
-
-    rusage = None
-
-    def _try_wait(self, wait_flags):  # type: ignore[override]
-        try:
-            pid, sts, self.rusage = os.wait4(self.pid, wait_flags)
-        except ChildProcessError:
-            pid, sts = self.pid, 0
-        return pid, sts
-
-
-def run_build_measured(inputs: list[Path], out: Path, low_memory: bool) -> dict:
-    cmd = [sys.executable, "-c", _CHILD, *map(str, inputs), str(out), "1" if low_memory else "0"]
+def run_build_measured(inputs: list[Path], out: Path, low_memory: bool, cache_mb: int = 64) -> dict:
+    """Build in a fresh process; the report + wall, CPU seconds (wait4) and peak RSS (VmHWM)."""
+    cmd = [sys.executable, "-c", _CHILD, *map(str, inputs), str(out), "1" if low_memory else "0",
+           str(cache_mb)]
     t = time.perf_counter()
-    proc = _Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    out_text, err_text = proc.communicate()
-    wall = time.perf_counter() - t
-    if proc.returncode != 0:
-        raise RuntimeError(f"build failed: {err_text[-2000:]}")
+    with tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=err)
+        out_text = proc.stdout.read().decode("utf-8")  # type: ignore[union-attr]
+        proc.stdout.close()  # type: ignore[union-attr]
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        wall = time.perf_counter() - t
+        if proc.returncode != 0:
+            err.seek(0)
+            raise RuntimeError(f"build failed: {err.read().decode('utf-8', 'replace')[-2000:]}")
     report = json.loads(out_text.strip().splitlines()[-1])
-    usage = proc.rusage
-    report.update(wall_s=wall, low_memory=low_memory,
-                  cpu_s=usage.ru_utime + usage.ru_stime, peak_rss_mib=usage.ru_maxrss / 1024)
+    report.update(wall_s=wall, low_memory=low_memory, cache_mb=cache_mb,
+                  cpu_s=usage.ru_utime + usage.ru_stime, peak_rss_mib=report["vm_hwm_kib"] / 1024)
     return report
 
 
@@ -86,7 +86,7 @@ def bench_build(args: argparse.Namespace) -> list[dict]:
     workdir = Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     jobs: list[tuple[str, list[Path]]] = []
-    for folder, fname in REAL_KGS:
+    for folder, fname in [] if args.no_real else REAL_KGS:
         path = SHARED / folder / fname
         if path.exists():
             jobs.append((folder, [path]))
@@ -96,26 +96,28 @@ def bench_build(args: argparse.Namespace) -> list[dict]:
         if size:
             n = parse_size(size)
             jobs.append((f"synthetic {size}", [synthetic(workdir, n)]))
-    modes = [False, True] if args.low_memory else [False]
+    modes = [True] if args.only_low_memory else [False, True] if args.low_memory else [False]
     rows = []
     for name, inputs in jobs:
         for low in modes:
             out = workdir / f"store_{name.replace(' ', '_')}{'_lm' if low else ''}.sqlite"
             print(f"  building {name}{' (low memory)' if low else ''} ...", file=sys.stderr)
-            r = run_build_measured(inputs, out, low)
+            r = run_build_measured(inputs, out, low, args.cache_mb)
             r["dataset"] = name
             rows.append(r)
             if not args.keep:
                 out.unlink(missing_ok=True)
-    print("\n### Build (one process, fresh per row)\n")
-    print("| input | mode | triples read | kept | entities | wall s | CPU s | triples/s (wall) "
-          "| triples/s (CPU) | peak RSS MiB | store MiB | bytes/triple |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print(f"\n### Build (one fresh process per row, SQLite cache {args.cache_mb} MiB)\n")
+    print("| input | mode | triples read | kept | entities | process wall s | process CPU s "
+          "| build_kg s | triples/s (build_kg wall) | triples/s (process CPU) | peak RSS MiB "
+          "| store MiB | bytes/triple |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         n = r["read"] + r["bad"]
         print(f"| {r['dataset']} | {'low-memory' if r['low_memory'] else 'default'} | {n:,} | "
               f"{r['kept']:,} | {r['entities']:,} | {r['wall_s']:.1f} | {r['cpu_s']:.1f} | "
-              f"{n / r['wall_s']:,.0f} | {n / r['cpu_s']:,.0f} | {r['peak_rss_mib']:.0f} | "
+              f"{r['seconds']:.1f} | {n / r['seconds']:,.0f} | {n / r['cpu_s']:,.0f} | "
+              f"{r['peak_rss_mib']:.0f} | "
               f"{r['store_bytes'] / 2**20:.1f} | {r['store_bytes'] / max(r['kept'], 1):.0f} |")
     return rows
 
@@ -135,9 +137,20 @@ def _store_for(workdir: Path, spo: Path, name: str) -> Path:
     from knowledge import build_kg
 
     out = workdir / f"{name}.sqlite"
-    if not out.exists():
-        build_kg([spo], out)
+    if not _current(out):
+        build_kg([spo], out, force=True)
     return out
+
+
+def _current(store: Path) -> bool:
+    """True if ``store`` exists and is readable by this version of the code."""
+    from knowledge import KnowledgeGraph
+
+    try:
+        KnowledgeGraph.open(store).close()
+        return True
+    except (FileNotFoundError, ValueError):
+        return False
 
 
 def bench_lookup(args: argparse.Namespace) -> list[dict]:
@@ -190,7 +203,7 @@ def _matcher_kg(workdir: Path, n_names: int) -> Path:
     from knowledge import build_kg
 
     out = workdir / f"matcher_{n_names}.sqlite"
-    if out.exists():
+    if _current(out):
         return out
     real: dict[str, None] = {}
     for folder, fname in REAL_KGS:
@@ -206,7 +219,7 @@ def _matcher_kg(workdir: Path, n_names: int) -> Path:
     spo = workdir / f"matcher_{n_names}.spo"
     with open(spo, "w", encoding="utf-8") as fh:
         fh.writelines(f"{n}\t类别\t实体\n" for n in names if n)
-    build_kg([spo], out)
+    build_kg([spo], out, force=True)
     return out
 
 
@@ -256,8 +269,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sizes", default="1M,3M",
                     help="synthetic KG sizes to build (add 10M for the largest; about 10x the 1M time)")
     ap.add_argument("--low-memory", action="store_true", help="also build in low-memory mode")
+    ap.add_argument("--only-low-memory", action="store_true", help="build in low-memory mode only")
+    ap.add_argument("--cache-mb", type=int, default=64, help="SQLite cache of the builds")
     ap.add_argument("--workdir", default="/tmp/kgbert_bench_kg", help="synthetic inputs and stores")
     ap.add_argument("--keep", action="store_true", help="keep the built stores")
+    ap.add_argument("--no-real", action="store_true", help="skip the ../shared/data KGs")
+    ap.add_argument("--tag", default="", help="suffix of the JSON result file names")
     ap.add_argument("--lookup-size", default="1M", help="synthetic KG for the lookup benchmark")
     ap.add_argument("--n-lookups", type=int, default=20_000)
     ap.add_argument("--matcher-names", type=int, default=1_000_000)
@@ -269,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
     for part in parts:
         rows = {"build": bench_build, "lookup": bench_lookup, "matcher": bench_matcher}[part](args)
         meta = {"load_average_end": os.getloadavg(), "cpus": os.cpu_count(), "args": vars(args)}
-        (RESULTS / f"kg_{part}.json").write_text(json.dumps({"meta": meta, "rows": rows},
+        (RESULTS / f"kg_{part}{args.tag}.json").write_text(json.dumps({"meta": meta, "rows": rows},
                                                             ensure_ascii=False, indent=1, default=str))
     return 0
 

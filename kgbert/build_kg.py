@@ -42,6 +42,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                          "'local' uses the local name")
     ap.add_argument("--columns", default=None,
                     help="CSV/TSV header names of the subject,predicate,object columns")
+    ap.add_argument("--low-memory", action="store_true",
+                    help="assign entity ids in SQLite, not a Python dict: flat memory, slower")
+    ap.add_argument("--index-objects", action="store_true",
+                    help="also index triples by object (reverse lookups)")
+    ap.add_argument("--cache-mb", type=int, default=64, help="SQLite page cache during the build")
     ap.add_argument("--strict", action="store_true", help="exit non-zero on the first bad line")
     ap.add_argument("--force", action="store_true", help="overwrite an existing --out")
     ap.add_argument("--max-errors", type=int, default=20, help="bad lines shown (all are counted)")
@@ -65,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
             skip_predicates=args.skip_predicates, strict=args.strict, force=args.force,
             max_errors_shown=args.max_errors, progress=not args.no_progress,
             rdf_names=args.rdf_names, columns=columns,  # type: ignore[arg-type]
+            low_memory=args.low_memory, index_objects=args.index_objects, cache_mb=args.cache_mb,
             on_bad=lambda b: print(f"bad line: {b}", file=sys.stderr))
     except BadInputError as exc:
         print(f"error: {exc} (--strict)", file=sys.stderr)

@@ -9,6 +9,7 @@ neither a half-written store nor a temporary file.
 """
 from __future__ import annotations
 
+import glob
 import json
 import logging
 import os
@@ -91,7 +92,7 @@ class BuildReport:
                 ("throughput", f"{self.throughput:,.0f} triples/s"),
                 ("store size", _human(self.store_bytes))]
         width = max(len(k) for k, _ in rows)
-        lines = [f"| {'':{width}} | |", f"|{'-' * (width + 2)}|---|"]
+        lines = [f"| {'build':{width}} | result |", f"|{'-' * (width + 2)}|---|"]
         lines += [f"| {k:{width}} | {v} |" for k, v in rows]
         return "\n".join(lines)
 
@@ -154,9 +155,9 @@ def build_kg(inputs: Iterable[PathLike] | PathLike, out: PathLike, *, name: str 
             (all are counted).
         rdf_names: "auto" or "local" (see :func:`knowledge.readers.iri_to_name`).
         columns: CSV/TSV header names of the subject, predicate, object columns.
-        low_memory: assign entity ids in SQLite instead of a Python dict: peak memory stays flat
-            whatever the KG size, at some cost in speed (the default dict costs about 150 bytes
-            per distinct entity name).
+        low_memory: assign entity ids in SQLite instead of a Python dict: peak memory is bounded
+            by SQLite's caches (a few times ``cache_mb``) whatever the KG size, at some cost in
+            speed (the default dict costs about 200 bytes per distinct entity name).
         index_objects: also index triples by object (reverse lookups, ``direction="both"``).
         cache_mb: SQLite page cache per database during the build (bounds SQLite's memory).
     """
@@ -188,21 +189,22 @@ def build_kg(inputs: Iterable[PathLike] | PathLike, out: PathLike, *, name: str 
         conn = sqlite3.connect(tmp, isolation_level=None)
         try:
             _pragmas(conn, "main", cache_mb)
-            conn.execute("ATTACH DATABASE ? AS st", (str(stage),))
-            _pragmas(conn, "st", cache_mb)
             conn.executescript(SCHEMA)
             conn.execute(triples_ddl(bool(dedup)))
-            if low_memory:
+            if low_memory:  # names are staged in a second temporary database
+                conn.execute("ATTACH DATABASE ? AS st", (str(stage),))
+                _pragmas(conn, "st", cache_mb)
                 conn.execute("CREATE TABLE st.raw(s TEXT NOT NULL, p INTEGER NOT NULL, o TEXT NOT NULL)")
             staged = _stage(conn, paths, fmts, report, options, strict=strict,
-                   max_errors_shown=max_errors_shown, progress=progress, columns=columns,
-                   batch_size=batch_size, low_memory=low_memory, on_bad=on_bad)
+                            max_errors_shown=max_errors_shown, progress=progress, columns=columns,
+                            batch_size=batch_size, low_memory=low_memory, on_bad=on_bad)
             _finish(conn, report, staged, low_memory=low_memory,
                     index_objects=index_objects, progress=progress)
             meta = _metadata(report, options, time.perf_counter() - t0)
             conn.executemany("INSERT INTO meta(key, value) VALUES (?, ?)",
                              [(k, json.dumps(v, ensure_ascii=False)) for k, v in meta.items()])
-            conn.execute("DETACH DATABASE st")
+            if low_memory:
+                conn.execute("DETACH DATABASE st")
         finally:
             conn.close()
         _unlink(stage)
@@ -211,7 +213,8 @@ def build_kg(inputs: Iterable[PathLike] | PathLike, out: PathLike, *, name: str 
         _unlink(tmp)
         _unlink(stage)
         raise
-    _unlink(Path(str(out) + ".matcher"))  # a persisted automaton of a replaced store is stale
+    for stale in out.parent.glob(f"{glob.escape(out.name)}*.matcher"):  # automata of the old store
+        stale.unlink(missing_ok=True)
     report.seconds = time.perf_counter() - t0
     report.store_bytes = out.stat().st_size
     return report
@@ -273,7 +276,7 @@ def _stage(conn: sqlite3.Connection, paths: list[Path], fmts: list[str], report:
             _src["bad"] += 1
             if len(report.bad_examples) < max_errors_shown:
                 report.bad_examples.append(item)
-                logger.warning("%s", item)
+                logger.info("%s", item)
                 if on_bad is not None:
                     on_bad(item)
 

@@ -78,6 +78,9 @@ def to_rdf(store: KnowledgeGraph | PathLike, path: PathLike, format: str = "nt",
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        from .matcher import _umask
+
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; give the usual mode
         with os.fdopen(fd, "wb") as raw:
             fh = gzip.GzipFile(fileobj=raw, mode="wb") if path.suffix == ".gz" else raw
             if format == "nt":

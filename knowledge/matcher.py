@@ -30,6 +30,12 @@ _MAX_LEN = (1 << _LEN_BITS) - 1
 _ID_MASK = (1 << 40) - 1  # entity ids below 2**40 (find() packs start, length and id in one int)
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 class Match(NamedTuple):
     """A mention of entity ``entity_id`` (named ``name``) at ``text[start:end]``."""
 
@@ -135,6 +141,7 @@ class EntityMatcher:
         except OSError:
             return
         try:
+            os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; give the usual mode
             with os.fdopen(fd, "wb") as fh:
                 fh.write(json.dumps({**header, "size": self.size}).encode() + b"\n")
                 pickle.dump(self.automaton, fh, protocol=pickle.HIGHEST_PROTOCOL)

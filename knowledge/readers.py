@@ -267,7 +267,8 @@ def read_table(stream: BinaryIO, bad: BadFn, delimiter: str,
     if None in idx:
         missing = [k for k, i in zip(("subject", "predicate", "object"), idx) if i is None]
         bad(1, f"header {header!r} names no {', '.join(missing)} column "
-               f"(use subject,predicate,object or pass columns)")
+               f"(name them subject,predicate,object, pass --columns, or use --format spo for "
+               f"headerless tab-separated triples); file skipped")
         return
     width = len(header)
     si, pi, oi = idx  # type: ignore[misc]

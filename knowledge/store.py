@@ -1,6 +1,6 @@
 """The knowledge-graph store: one read-only SQLite file with integer ids.
 
-Layout (``FORMAT_VERSION`` 1)::
+Layout (``FORMAT_VERSION`` 2)::
 
     entities(id INTEGER PRIMARY KEY, name TEXT)   -- ids 0..N-1, first-appearance order
     relations(id INTEGER PRIMARY KEY, name TEXT)  -- ids 0..R-1, first-appearance order
@@ -31,7 +31,7 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Iterable, Iterator, NamedTuple, Sequence, Union
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: triples WITHOUT ROWID, clustered on the subject
 PathLike = Union[str, "os.PathLike[str]"]
 
 
@@ -170,7 +170,12 @@ class KnowledgeGraph:
                 f"relations={self.num_relations}, triples={self.num_triples})")
 
     def _read_meta(self) -> dict[str, Any]:
-        rows = self.conn.execute("SELECT key, value FROM meta").fetchall()
+        try:
+            rows = self.conn.execute("SELECT key, value FROM meta").fetchall()
+        except sqlite3.DatabaseError as exc:
+            self.close()
+            raise ValueError(f"{self.path} is not a knowledge-graph store ({exc}); "
+                             f"build one with python -m kgbert.build_kg") from None
         return {k: json.loads(v) for k, v in rows}
 
     # -- sizes and ids ------------------------------------------------------------------------

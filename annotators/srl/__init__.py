@@ -24,7 +24,7 @@ from annotators.srl.data import (
 )
 from annotators.srl.decoding import bio_constraints, viterbi_decode
 from annotators.srl.modeling_srl import SrlBertForSrl, SrlOutput
-from annotators.srl.tagger import SrlTagger, to_simplified
+from annotators.srl.tagger import SrlTagger, is_verb_tag, to_simplified
 
 AutoConfig.register(SrlBertConfig.model_type, SrlBertConfig, exist_ok=True)
 AutoModel.register(SrlBertConfig, SrlBertForSrl, exist_ok=True)
@@ -43,6 +43,7 @@ __all__ = [
     "bio_constraints",
     "bio_labels",
     "frame_to_tags",
+    "is_verb_tag",
     "join_words",
     "read_conll2012",
     "read_up",

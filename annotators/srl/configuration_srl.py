@@ -10,7 +10,8 @@ class SrlBertConfig(BertConfig):
     Attributes:
         srl_labels: the argument BIO tags, ``"O"`` first (``["O", "B-A0", "I-A0", ...]``).
         predicate_head: whether the predicate-identification head was trained (else predicates
-            come from POS tags, see :class:`annotators.srl.SrlTagger`).
+            come from POS tags, see :class:`annotators.srl.SrlTagger`). False until training
+            sets it, so an untrained head is never used.
         script_conversion: ``"t2s"`` to convert traditional to simplified characters before
             tokenising (in training and at inference alike), or ``None``.
     """
@@ -18,5 +19,5 @@ class SrlBertConfig(BertConfig):
     model_type = "kgbert_srl"
 
     srl_labels: list[str] | None = None
-    predicate_head: bool = True
+    predicate_head: bool = False
     script_conversion: str | None = "t2s"

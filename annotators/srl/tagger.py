@@ -310,7 +310,7 @@ class SrlTagger:
             mask = torch.tensor([[True] * len(f["first"]) + [False] * (width - len(f["first"])) for f in feats], device=logits.device)  # (B, W)
             paths = viterbi_decode(word_scores, mask, self._allowed, self._start)
             for (k, p), path in zip(chunk, paths):
-                args = tuple(a for a in tags_to_spans([self.labels[i] for i in path]))
+                args = tuple(tags_to_spans([self.labels[i] for i in path]))
                 frames[k].append(SrlFrame(predicate=tuple(p), args=args))
         return frames
 

@@ -16,11 +16,13 @@ more than the whole K-BERT knowledge layer; this path is several times faster on
 """
 from __future__ import annotations
 
+import re
 from typing import Any
 
 _WORD = -1  # part of a word run: WordPiece through the real tokenizer
 _SKIP = -2  # whitespace / removed by the normaliser
 _UNSAFE = -3  # unknown behaviour: the whole text falls back to the real tokenizer
+_MULTI = -4  # an isolated character that gives several tokens (kept in ``_multi``)
 _RUN_CACHE_MAX = 200_000
 
 
@@ -35,11 +37,14 @@ class FastBertTokenizer:
         # added/special tokens ("[UNK]", "[SEP]"...) written in the text are matched by the backend
         # before normalisation: texts containing one take the backend path
         self._added = tuple(sorted({t.content for t in backend.get_added_tokens_decoder().values() if t.content}))
-        self._char: dict[str, Any] = {}  # char -> int id | tuple of ids | _WORD | _SKIP | _UNSAFE
-        self._runs: dict[str, tuple[list[int], list[tuple[int, int]]]] = {}
+        self._char: dict[str, int] = {}  # char -> token id (>= 0) | _WORD | _SKIP | _UNSAFE | _MULTI
+        self._multi: dict[str, tuple[int, ...]] = {}
+        self._special_re = re.compile("(?!)")  # matches runs of characters with a negative class
+        self._runs: dict[str, tuple[list[int], list[int], list[int]]] = {}
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"backend": self.backend, "_added": self._added, "_char": {}, "_runs": {}}
+        return {"backend": self.backend, "_added": self._added, "_char": {}, "_multi": {},
+                "_special_re": re.compile("(?!)"), "_runs": {}}
 
     def _classify(self, c: str) -> Any:
         """The class of one character, learned from the tokenizer's normaliser + pre-tokeniser."""
@@ -60,61 +65,87 @@ class FastBertTokenizer:
             return _WORD
         return _UNSAFE
 
-    def _run(self, run: str) -> tuple[list[int], list[tuple[int, int]]]:
+    def _run(self, run: str) -> tuple[list[int], list[int], list[int]]:
         hit = self._runs.get(run)
         if hit is None:
-            enc = self.backend.encode(run, add_special_tokens=False)
-            hit = (enc.ids, enc.offsets)
+            hit = self._backend_encode(run)
             if len(self._runs) >= _RUN_CACHE_MAX:
                 self._runs.clear()
             self._runs[run] = hit
         return hit
 
+    def _learn(self, text: str) -> None:
+        """Classify the characters of ``text`` not seen yet; rebuild the special-character regex."""
+        new_special = False
+        for c in set(text).difference(self._char):
+            k = self._classify(c)
+            if k.__class__ is tuple:
+                self._multi[c] = k
+                k = _MULTI
+            self._char[c] = k
+            new_special |= k < 0
+        if new_special:
+            specials = sorted(c for c, k in self._char.items() if k < 0)
+            self._special_re = re.compile("[" + "".join(re.escape(c) for c in specials) + "]+")
+
     def encode(self, text: str) -> tuple[list[int], list[tuple[int, int]]]:
         """Token ids and character offsets of ``text`` (no special tokens), as the backend gives them."""
+        ids, starts, ends = self.encode_spans(text)
+        return ids, list(zip(starts, ends))
+
+    def encode_spans(self, text: str) -> tuple[list[int], list[int], list[int]]:
+        """:meth:`encode` with the offsets as two lists, ``starts`` and ``ends`` (cheaper)."""
         if self._added and any(a in text for a in self._added):
-            enc = self.backend.encode(text, add_special_tokens=False)
-            return enc.ids, enc.offsets
-        table = self._char
-        classify = self._classify
-        ks = [table[c] if c in table else table.setdefault(c, classify(c)) for c in text]
+            return self._backend_encode(text)
+        ks = list(map(self._char.get, text))
+        if None in ks:
+            self._learn(text)
+            ks = list(map(self._char.get, text))
         n = len(ks)
-        specials = [i for i, k in enumerate(ks) if k.__class__ is not int or k < 0]
-        if not specials:  # only isolated single-token characters (plain Chinese text)
-            return ks, list(zip(range(n), range(1, n + 1)))
+        if not n or min(ks) >= 0:  # only single-token isolated characters (plain Chinese text)
+            return ks, list(range(n)), list(range(1, n + 1))
         ids: list[int] = []
-        offsets: list[tuple[int, int]] = []
+        starts: list[int] = []
+        ends: list[int] = []
         prev = 0  # next character not yet emitted
-        j, m = 0, len(specials)
-        while j < m:
-            i = specials[j]
-            if i > prev:  # isolated characters before this one
+        for match in self._special_re.finditer(text):  # runs of non-isolated characters
+            i, e = match.span()
+            if i > prev:
                 ids += ks[prev:i]
-                offsets += zip(range(prev, i), range(prev + 1, i + 1))
-            k = ks[i]
-            j += 1
-            if k == _WORD:
-                e = i + 1
-                while j < m and specials[j] == e and ks[e] == _WORD:
-                    e += 1
+                starts += range(prev, i)
+                ends += range(prev + 1, i + 1)
+            j = i
+            while j < e:
+                k = ks[j]
+                if k == _WORD:
+                    w = j + 1
+                    while w < e and ks[w] == _WORD:
+                        w += 1
+                    r_ids, r_starts, r_ends = self._run(text[j:w])
+                    ids += r_ids
+                    starts += [a + j for a in r_starts]
+                    ends += [b + j for b in r_ends]
+                    j = w
+                elif k == _SKIP:
                     j += 1
-                r_ids, r_offs = self._run(text[i:e])
-                ids += r_ids
-                offsets += [(a + i, b + i) for a, b in r_offs]
-                prev = e
-            elif k == _SKIP:
-                prev = i + 1
-            elif k == _UNSAFE:
-                enc = self.backend.encode(text, add_special_tokens=False)
-                return enc.ids, enc.offsets
-            else:  # one character, several tokens
-                ids += k
-                offsets += [(i, i + 1)] * len(k)
-                prev = i + 1
+                elif k == _MULTI:
+                    m = self._multi[text[j]]
+                    ids += m
+                    starts += [j] * len(m)
+                    ends += [j + 1] * len(m)
+                    j += 1
+                else:  # _UNSAFE
+                    return self._backend_encode(text)
+            prev = e
         if prev < n:
             ids += ks[prev:n]
-            offsets += zip(range(prev, n), range(prev + 1, n + 1))
-        return ids, offsets
+            starts += range(prev, n)
+            ends += range(prev + 1, n + 1)
+        return ids, starts, ends
+
+    def _backend_encode(self, text: str) -> tuple[list[int], list[int], list[int]]:
+        enc = self.backend.encode(text, add_special_tokens=False)
+        return enc.ids, [a for a, _ in enc.offsets], [b for _, b in enc.offsets]
 
 
 __all__ = ["FastBertTokenizer"]

@@ -93,10 +93,16 @@ class Featurizer:
     # ------------------------------------------------------------------ tokenisation
     def tokenize(self, text: str) -> tuple[list[int], list[tuple[int, int]]]:
         """WordPiece ids and character offsets of ``text`` (no special tokens)."""
+        ids, starts, ends = self.tokenize_spans(text)
+        return ids, list(zip(starts, ends))
+
+    def tokenize_spans(self, text: str) -> tuple[list[int], list[int], list[int]]:
+        """WordPiece ids of ``text`` and the character ``starts`` and ``ends`` of each token."""
         if self._fast is not None:
-            return self._fast.encode(text)
+            return self._fast.encode_spans(text)
         enc = self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
-        return enc["input_ids"], enc["offset_mapping"]
+        offsets = enc["offset_mapping"]
+        return enc["input_ids"], [a for a, _ in offsets], [b for _, b in offsets]
 
     def token_id(self, token: str) -> int:
         """The vocab id of one original token (NER): as is, then normalised, else ``[UNK]``."""
@@ -112,8 +118,10 @@ class Featurizer:
 
     def token_ids(self, tokens: Sequence[str]) -> list[int]:
         """Vocab ids of original tokens, one id per token."""
-        cache = self._token_cache
-        return [cache[t] if t in cache else self.token_id(t) for t in tokens]
+        ids = list(map(self._token_cache.get, tokens))
+        if None in ids:
+            ids = [self.token_id(t) for t in tokens]
+        return ids
 
     # ------------------------------------------------------------------ labels
     def encode_label(self, example: Example) -> int | None:
@@ -134,10 +142,11 @@ class Featurizer:
             raise FeaturizeError(
                 f"{_where(example)}: {len(example.tags)} tags for {len(example.tokens)} tokens"
             )
-        try:
-            return [self.label2id[t] for t in example.tags]
-        except KeyError as exc:
-            raise FeaturizeError(f"{_where(example)}: unknown tag {exc.args[0]!r}; known: {self.label_list}") from None
+        ids = list(map(self.label2id.get, example.tags))
+        if None in ids:
+            bad = example.tags[ids.index(None)]
+            raise FeaturizeError(f"{_where(example)}: unknown tag {bad!r}; known: {self.label_list}")
+        return ids
 
     def _token_example(self, example: Example) -> list[str]:
         if example.tokens is None:
@@ -176,9 +185,9 @@ class Featurizer:
         self.stats["examples"] += 1
         if self.task == "token":
             return self._featurize_token(example)
-        ids_a, _ = self.tokenize(example.text_a)
+        ids_a = self.tokenize_spans(example.text_a)[0]
         if self.task == "pair":
-            ids_b, _ = self.tokenize(self._pair_text_b(example))
+            ids_b = self.tokenize_spans(self._pair_text_b(example))[0]
             n_a, n_b = self.truncate_pair(len(ids_a), len(ids_b))
             if (n_a, n_b) != (len(ids_a), len(ids_b)):
                 self._note_truncation(example, n_a + n_b, len(ids_a) + len(ids_b))

@@ -146,7 +146,7 @@ class KBertFeaturizer(Featurizer):
         out = []
         for t in triples:
             text = t.predicate + t.object if self.inject == "predicate_object" else t.object
-            ids = tuple(self.tokenize(text)[0])
+            ids = tuple(self.tokenize_spans(text)[0])
             if self.max_branch_tokens is not None:
                 ids = ids[: self.max_branch_tokens]
             if ids:
@@ -203,10 +203,10 @@ class KBertFeaturizer(Featurizer):
 
     # ------------------------------------------------------------------ segments
     def _segment_text(self, example: Example, text: str, ann) -> _Segment:
-        ids, offsets = self.tokenize(text)
+        ids, starts, ends = self.tokenize_spans(text)
         seg = _Segment(ids, None, None)
         if self.knowledge_on and ids:
-            self._attach(example, seg, text, ann, lambda: ([o[0] for o in offsets], [o[1] for o in offsets]))
+            self._attach(example, seg, text, ann, lambda: (starts, ends))
         return seg
 
     def _segment_tokens(self, example: Example) -> _Segment:
@@ -216,11 +216,13 @@ class KBertFeaturizer(Featurizer):
             text = "".join(tokens)
             if text != example.text_a and example.ann_a is not None:
                 raise FeaturizeError(f"{_where(example)}: text_a is not the concatenation of tokens")
+
             def offsets() -> tuple[list[int], list[int]]:
                 starts = _cumulative_starts(tokens)
                 return starts, [s + len(t) for s, t in zip(starts, tokens)]
 
-            self._attach(example, seg, text, example.ann_a, None if len(text) == len(tokens) else offsets)
+            one_char = len(text) == len(tokens) and "" not in tokens  # token i is character i
+            self._attach(example, seg, text, example.ann_a, None if one_char else offsets)
         return seg
 
     @staticmethod

@@ -89,13 +89,12 @@ def test_kg_beats_pos_entity_and_user_beats_kg():
     # a KG mention that jieba also tags as a proper noun: both candidates exist, the KG one wins
     ner_spans = {(s.start_char, s.end_char) for s in doc.spans["ents_ner"]}
     kg_spans = {(s.start_char, s.end_char) for s in doc.spans["ents_kg"]}
-    assert (9, 13) in kg_spans
+    assert (9, 13) in kg_spans and (9, 13) in ner_spans  # 阿司匹林 is also tagged nz (MISC)
     # a user entity overlapping the KG mention wins over it when the pipeline runs on the record
     record = Annotation(text, entities=[annotators.Entity(7, 11, "DRUGISH", source="user")])
     doc2 = nlp(annotators.from_annotation(nlp, record))
     ents = {(e.start, e.end, e.source) for e in annotators.to_annotation(doc2).entities}
     assert (7, 11, "user") in ents and not any(s == 9 for s, _, _ in ents)
-    assert ner_spans is not None
 
 
 def test_pos_entities_labels_and_min_chars():
@@ -137,6 +136,7 @@ def test_without_pos_no_tags_and_entities_refused():
         annotators.make_pipeline(components=("entities",), pos=False)
     with pytest.raises(ValueError, match="KG store"):
         annotators.make_pipeline(kg=None, components=("kg_entities",))
+    assert annotators.make_pipeline().pipe_names == ["entities", "phrases"]  # no KG: no kg_entities
     with pytest.raises(ValueError, match="unknown component"):
         annotators.make_pipeline(components=("nope",))
 
@@ -192,6 +192,14 @@ def test_from_annotation_user_records_load_and_validate(tmp_path):
     # without words the tokenizer keeps the record's entities whole
     doc = annotators.from_annotation(nlp, {"text": good["text"], "entities": [{"start": 3, "end": 8, "label": "X", "source": "user"}]})
     assert "用阿司匹林" in [t.text for t in doc]
+    # ... and starts a word at every phrase / SRL boundary
+    no_words = {"text": good["text"], "phrases": [{"start": 1, "end": 3}],
+                "srl": [{"predicate": [10, 11], "args": [{"role": "A0", "start": 5, "end": 7}]}]}
+    doc = annotators.from_annotation(nlp, no_words)
+    starts = {t.idx for t in doc} | {len(doc.text)}
+    assert {1, 3, 5, 7, 10, 11} <= starts
+    back = annotators.to_annotation(doc)
+    assert (back.phrases, back.srl) == (Annotation.from_dict(no_words).phrases, Annotation.from_dict(no_words).srl)
 
 
 @pytest.mark.data

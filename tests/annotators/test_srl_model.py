@@ -112,7 +112,7 @@ def test_predict_rejects_bad_words_and_overlong_text():
 
 def test_pos_fallback_when_there_is_no_predicate_head():
     tagger = _tagger()
-    tagger.model.config.predicate_head = False
+    assert tagger.config.predicate_head is False  # an untrained head is never used
     text, words = "我吃苹果", [(0, 1), (1, 2), (2, 4)]
     assert [f.predicate for f in tagger.predict(text, words, pos=["r", "v", "n"])] == [(1, 2)]
     assert [f.predicate for f in tagger.predict(text, words, pos=["PRON", "VERB", "NOUN"])] == [(1, 2)]

@@ -152,10 +152,19 @@ def test_chinese_is_not_unk(tok, kg):
 
 _DETERMINISM_SCRIPT = """
 import json, sys
-from kgbert.checkpoints import load_tokenizer
+from tokenizers import Tokenizer
 from kgbert.data import Example, build_featurizer
 from knowledge import KnowledgeGraph
-tok = load_tokenizer(sys.argv[1])
+
+class Tok:  # the parts of a transformers tokenizer the featuriser uses (importing transformers is slow)
+    def __init__(self, path):
+        self.backend_tokenizer = Tokenizer.from_file(path)
+        for name in ("cls", "sep", "pad", "unk"):
+            setattr(self, name + "_token_id", self.backend_tokenizer.token_to_id("[" + name.upper() + "]"))
+    def get_vocab(self):
+        return self.backend_tokenizer.get_vocab()
+
+tok = Tok(sys.argv[1] + "/tokenizer.json")
 kg = KnowledgeGraph.open(sys.argv[2])
 feat = build_featurizer("kbert", tok, task="sequence", label_list=["a"], max_length=64, kg=kg, max_entities=2)
 texts = ["吃苹果", "感冒吃阿司匹林", "胃出血和苹果"]
@@ -168,15 +177,20 @@ def test_deterministic_across_hash_seeds(tmp_path):
     spo = "".join(f"苹果\\t关系{i}\\t对象{i}\\n" for i in range(30)) + FRUIT_SPO
     kg = make_kg(tmp_path / "kg", spo=spo.replace("\\t", "\t").replace("\\n", "\n"))
     ck = make_random_checkpoint(tmp_path / "ck", texts=VOCAB_TEXTS + ["关系对象0123456789"])
-    outs = []
-    for seed in ("0", "12345"):
+    procs = []
+    for seed in ("0", "12345"):  # two interpreters with different string hashing, run side by side
         env = {**os.environ, "PYTHONHASHSEED": seed, "OMP_NUM_THREADS": "1"}
-        res = subprocess.run([sys.executable, "-c", _DETERMINISM_SCRIPT, str(ck), str(kg.path)],
-                             env=env, cwd=REPO, capture_output=True, text=True, timeout=120)
-        assert res.returncode == 0, res.stderr
-        outs.append(json.loads(res.stdout.strip().splitlines()[-1]))
+        procs.append(subprocess.Popen([sys.executable, "-c", _DETERMINISM_SCRIPT, str(ck), str(kg.path)],
+                                      env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    outs = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+        outs.append(json.loads(out.strip().splitlines()[-1]))
     assert outs[0] == outs[1]
     tok = load_tokenizer(ck)
+    feat = build_featurizer("kbert", tok, task="sequence", label_list=["a"], max_length=64, kg=kg)
+    assert outs[0] == [feat(Example(t)) for t in ["吃苹果", "感冒吃阿司匹林", "胃出血和苹果"]]
     assert tok.convert_ids_to_tokens(outs[0][0]["input_ids"])[4:12] == list("关系0对象0") + list("关系")
 
 
@@ -227,3 +241,15 @@ def test_bad_options(tok, kg):
         build_featurizer("kbert", tok, task="sequence", label_list=["a"], max_length=64, kg=kg, max_entity=1)
     # the model's option is accepted (one options dict for both builders)
     build_featurizer("kbert", tok, task="sequence", label_list=["a"], max_length=64, kg=kg, use_vm=False)
+
+
+def test_ner_budget_keeps_every_original_token(tok, kg):
+    text = "吃阿司匹林治感冒"
+    ex = Example(text, tokens=list(text), tags=["O"] * len(text))
+    for L in range(len(text) + 2, len(text) + 12):
+        f = build_featurizer("kbert", tok, task="token", label_list=["O"], max_length=L, kg=kg)(ex)
+        assert len(f["input_ids"]) <= L
+        assert [m for m in f["token_map"] if m >= 0] == list(range(len(text)))
+        assert sum(lab == 0 for lab in f["labels"]) == len(text)
+    f = build_featurizer("kbert", tok, task="token", label_list=["O"], max_length=len(text) + 6, kg=kg)(ex)
+    assert _branches(f, tok) == ["药物", "头痛"]  # 4 tokens of room: 阿司匹林's two branches; 感冒's dropped

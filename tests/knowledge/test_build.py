@@ -305,7 +305,7 @@ def test_metadata_and_schema(tmp_path):
     src = write(tmp_path / "a.spo", SMALL)
     build_kg([src], tmp_path / "kg.sqlite", name="tiny", normalize="nfkc")
     kg = KnowledgeGraph.open(tmp_path / "kg.sqlite")
-    assert kg.name == "tiny" and kg.meta["format_version"] == 1
+    assert kg.name == "tiny" and kg.meta["format_version"] == 2
     assert kg.meta["counts"] == {"entities": 6, "relations": 2, "triples": 4, "read": 5,
                                  "duplicates": 1, "filtered": 0, "bad": 0}
     assert kg.meta["sources"][0]["path"] == str(src)

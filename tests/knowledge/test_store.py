@@ -154,3 +154,11 @@ def test_lookup_many_with_normalisation(tmp_path):
     kg = KnowledgeGraph.open(tmp_path / "kg.sqlite", cache_size=0)
     got = kg.lookup_many(["ＡＢＣ银行", "ABC银行", "x"])
     assert got["ＡＢＣ银行"] == got["ABC银行"] == [("ABC银行", "总部", "北京")] and got["x"] == []
+
+
+def test_open_rejects_what_is_not_a_store(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        KnowledgeGraph.open(tmp_path / "missing.sqlite")
+    (tmp_path / "a.spo").write_text("x\tp\ty\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="not a knowledge-graph store"):
+        KnowledgeGraph.open(tmp_path / "a.spo")
