@@ -31,7 +31,9 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Iterable, Iterator, NamedTuple, Sequence, Union
 
-FORMAT_VERSION = 2  # 2: triples WITHOUT ROWID, clustered on the subject
+FORMAT_VERSION = 2
+#: store versions this code reads (1 differs only in how ``triples`` is keyed; the queries work on both)
+READABLE_VERSIONS = (1, 2)
 PathLike = Union[str, "os.PathLike[str]"]
 
 
@@ -121,8 +123,9 @@ class KnowledgeGraph:
         self._relations: list[str] | None = None
         self.meta = self._read_meta()
         version = int(self.meta.get("format_version", -1))
-        if version != FORMAT_VERSION:
-            raise ValueError(f"{self.path}: store format {version}, this code reads {FORMAT_VERSION}")
+        if version not in READABLE_VERSIONS:
+            raise ValueError(f"{self.path}: store format {version}, this code reads "
+                             f"{', '.join(map(str, READABLE_VERSIONS))}; rebuild it with build_kg")
         self._normalize = normalizer(self.meta.get("options", {}).get("normalize"))
 
     # -- construction -------------------------------------------------------------------------

@@ -162,3 +162,17 @@ def test_open_rejects_what_is_not_a_store(tmp_path):
     (tmp_path / "a.spo").write_text("x\tp\ty\n", encoding="utf-8")
     with pytest.raises(ValueError, match="not a knowledge-graph store"):
         KnowledgeGraph.open(tmp_path / "a.spo")
+
+
+def test_unknown_store_version_is_refused(tmp_path):
+    import sqlite3 as _sqlite
+
+    src = tmp_path / "a.spo"
+    src.write_text("x\tp\ty\n", encoding="utf-8")
+    build_kg([src], tmp_path / "kg.sqlite")
+    con = _sqlite.connect(tmp_path / "kg.sqlite")
+    con.execute("UPDATE meta SET value='99' WHERE key='format_version'")
+    con.commit()
+    con.close()
+    with pytest.raises(ValueError, match="store format 99"):
+        KnowledgeGraph.open(tmp_path / "kg.sqlite")

@@ -1,0 +1,555 @@
+"""Annotated inference over a trained run: ``Pipeline.from_pretrained(run_dir)``.
+
+>>> from kgbert.pipeline import Pipeline
+>>> pipe = Pipeline.from_pretrained("runs/demo/ner_kbert")            # doctest: +SKIP
+>>> pipe("患者有高血压，服用依那普利后头痛")                              # doctest: +SKIP
+{"entities": [{"start": 3, "end": 6, "label": "Disease", "text": "高血压", "score": 0.93}, ...],
+ "tags": ["O", "O", "O", "B-Disease", ...], "annotation": {...}, "knowledge": [...]}
+
+A run directory (``python -m kgbert.train`` output) holds ``best/`` with the model, its tokenizer,
+``kgbert.json`` (encoder, task, label list, ``max_length``, featuriser options) and ``kg.json``
+(the KG store the model was trained with). :meth:`Pipeline.from_pretrained` loads all of it (or a
+``best/``-style checkpoint directory directly), reopens the KG (``kg=`` overrides it) and, with
+``annotate=True``, the :mod:`annotators` spaCy pipeline, so every prediction comes with the
+:class:`annotators.Annotation` it was made from (words, KG entities) and, for K-BERT, the triples
+that were injected for each entity.
+
+Inputs: a text (``str``), an :class:`annotators.Annotation` (its entities are used as they are:
+annotations from another tool skip our annotators), a ``(text_a, text_b)`` pair for pair tasks,
+or a list of these. Inference is batched, without gradients, and deterministic (the model is in
+eval mode; the same inputs give the same outputs).
+
+**NER offsets.** Token-classification models see one token per non-whitespace character (as the
+K-BERT NER data). Predictions are mapped back through the featuriser's ``token_map`` to character
+offsets of the *original* text, so ``text[start:end] == entity["text"]`` always holds, whatever
+spaces, Latin letters or digits the text holds. ``tags`` has one tag per character of the text;
+whitespace gets ``O``, or the entity's inside tag when it lies within a predicted entity.
+
+**Errors** (:class:`PipelineError`, naming the input): empty text, a text longer than the model's
+limit (the message gives the limit; ``truncate=True`` cuts instead), a single text given to a pair
+model or a pair given to a single-text model.
+"""
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from bisect import bisect_right
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Sequence, Union
+
+from annotators import Annotation, AnnotationError, Entity
+from kgbert.data.example import Example
+from kgbert.data.featurize import FeaturizeError, build_featurizer
+from kgbert.metrics import get_entities
+
+TextInput = Union[str, Annotation]
+PipelineInput = Union[TextInput, "tuple[TextInput, TextInput]"]
+
+class PipelineError(ValueError):
+    """An input the pipeline cannot predict on, or a run directory it cannot load."""
+
+
+@dataclass
+class _Segment:
+    """One text of an input, as the featuriser saw it."""
+
+    annotation: Annotation  # over the original text (reported to the user)
+    feat_annotation: Annotation  # over the text the featuriser sees (token task: whitespace removed)
+    entity_spans: list[tuple[int, int]]  # original (start, end) of each feat_annotation entity
+    char_offsets: list[int] | None = None  # token task: original char offset of each token
+    tok_starts: list[int] | None = None  # sequence/pair: char starts of the WordPieces
+    tok_ends: list[int] | None = None
+
+
+@dataclass
+class PreparedInput:
+    """An input checked, annotated and featurised, ready for :meth:`Pipeline.predict_prepared`."""
+
+    segments: list[_Segment]
+    feature: dict[str, Any]
+    truncated: bool = False
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def resolve_checkpoint(path: str | os.PathLike) -> tuple[Path, Path | None]:
+    """(checkpoint dir with ``kgbert.json``, run dir or None) for a run dir or a checkpoint dir."""
+    path = Path(path)
+    if not path.exists():
+        raise PipelineError(f"{path}: no such run or checkpoint directory")
+    if (path / "best" / "kgbert.json").is_file():
+        return path / "best", path
+    if (path / "kgbert.json").is_file():
+        parent = path.parent
+        return path, parent if (parent / "config.yaml").is_file() else None
+    if (path / "config.yaml").is_file():
+        raise PipelineError(
+            f"{path}: run directory without a finished best checkpoint (no best/kgbert.json); "
+            "has training finished?"
+        )
+    raise PipelineError(
+        f"{path}: neither a run directory (with best/kgbert.json) nor a checkpoint directory (with kgbert.json)"
+    )
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return json.load(fh)
+    except (OSError, json.JSONDecodeError) as e:
+        raise PipelineError(f"{path}: cannot read ({e})") from None
+
+
+def _open_store(path: str | os.PathLike):
+    """Open a KG store; an unreadable one is a :class:`PipelineError` naming it."""
+    from knowledge import KnowledgeGraph
+
+    if not Path(path).exists():
+        raise PipelineError(f"{path}: no such KG store (build one with python -m kgbert.build_kg)")
+    try:
+        return KnowledgeGraph.open(path)
+    except Exception as e:  # sqlite3 errors, format version mismatch, ...
+        raise PipelineError(f"{path}: cannot open the KG store ({e}); rebuild it with python -m kgbert.build_kg") from e
+
+
+def _open_trained_kg(kg_json: dict[str, Any], where: Path):
+    """The KG store named in ``kg.json`` (None when the model was trained without one)."""
+    path = kg_json.get("path")
+    if not path:
+        return None
+    p = Path(path)
+    if not p.exists():
+        sources = ", ".join(s.get("path", "?") for s in kg_json.get("sources", [])) or "unknown"
+        raise PipelineError(
+            f"{where}: the KG store this model was trained with is missing: {p} (built from: {sources}). "
+            "Pass kg=PATH (--kg STORE) to use another store, e.g. one rebuilt with python -m kgbert.build_kg"
+        )
+    kg = _open_store(p)
+    # the store file's hash changes with every build (it records a build id): compare the counts
+    counts = {k: kg_json[k] for k in ("num_entities", "num_relations", "num_triples") if k in kg_json}
+    now = {k: getattr(kg, k) for k in counts}
+    if now != counts:
+        warnings.warn(
+            f"KG store {p} differs from the one the model was trained with ({where}: {counts}, now: {now}); "
+            "predictions use the current store",
+            stacklevel=3,
+        )
+    return kg
+
+
+def _kg_name(kg, entity: Entity, text: str) -> str:
+    """The KG lookup key of an annotated entity: the K-BERT featuriser's documented rule
+    (``name``, else ``kg.entity_name(kg_id)``, else the surface text)."""
+    if entity.name is not None:
+        return entity.name
+    if entity.kg_id is not None:
+        return kg.entity_name(entity.kg_id)
+    return text[entity.start : entity.end]
+
+
+class Pipeline:
+    """A trained model + tokenizer + featuriser (+ KG, + annotators) that predicts on raw text.
+
+    Build it with :meth:`from_pretrained`; call it on texts (see the module docstring).
+    """
+
+    def __init__(
+        self,
+        model,
+        tokenizer,
+        info: dict[str, Any],
+        *,
+        kg=None,
+        nlp=None,
+        device: str = "cpu",
+        truncate: bool = False,
+        run_dir: Path | None = None,
+        checkpoint_dir: Path | None = None,
+        config: dict[str, Any] | None = None,
+        kg_info: dict[str, Any] | None = None,
+    ) -> None:
+        import torch
+
+        self.info = dict(info)
+        self.task: str = info["task"]
+        self.encoder: str = info["encoder"]
+        self.labels: list[str] = list(info["labels"])
+        self.max_length: int = int(info["max_length"])
+        self.kg = kg
+        self.nlp = nlp
+        self.truncate = truncate
+        self.run_dir = run_dir
+        self.checkpoint_dir = checkpoint_dir
+        self.config = config or {}
+        self.kg_info = kg_info or {}
+        self.device = torch.device(device)
+        self.model = model.to(self.device).eval()
+        self.tokenizer = tokenizer
+        self.featurizer = build_featurizer(
+            self.encoder, tokenizer, task=self.task, label_list=self.labels, max_length=self.max_length,
+            kg=kg, **dict(info.get("featurizer") or {}),
+        )
+        self._display_matcher = None
+
+    # ------------------------------------------------------------------ loading
+    @classmethod
+    def from_pretrained(
+        cls,
+        path: str | os.PathLike,
+        kg=None,
+        annotate: bool = True,
+        device: str = "cpu",
+        *,
+        annotator_components: Sequence[str] | None = None,
+        truncate: bool = False,
+    ) -> "Pipeline":
+        """Load a run directory (``runs/X``, uses ``runs/X/best``) or a checkpoint directory.
+
+        Args:
+            path: a run directory or its ``best/`` checkpoint directory.
+            kg: the KG store the model was trained with is reopened from ``kg.json``; give a store
+                path or an open :class:`knowledge.KnowledgeGraph` to use another one, or ``False``
+                for none (K-BERT then injects no knowledge).
+            annotate: run the :mod:`annotators` pipeline on raw texts (words from jieba, entities
+                from the KG matcher); ``False``: entities come from the KG matcher alone (for
+                K-BERT the very matcher it was trained with) and words are not computed.
+            device: torch device (``"cpu"``, ``"cuda"``, ``"cuda:1"``...).
+            annotator_components: components of :func:`annotators.make_pipeline` (default
+                ``("kg_entities",)`` with a KG, none without).
+            truncate: cut over-long texts (the cut part gets no prediction) instead of raising.
+        """
+        import kgbert.models  # noqa: F401  (registers the Auto classes)
+        from transformers import AutoModelForSequenceClassification, AutoModelForTokenClassification
+
+        from kgbert.checkpoints import load_tokenizer
+
+        ckpt, run_dir = resolve_checkpoint(path)
+        info = _read_json(ckpt / "kgbert.json")
+        missing = [k for k in ("encoder", "task", "labels", "max_length") if k not in info]
+        if missing:
+            raise PipelineError(f"{ckpt / 'kgbert.json'}: missing key(s) {missing}")
+        kg_json = _read_json(ckpt / "kg.json") if (ckpt / "kg.json").is_file() else {"path": None}
+        config = None
+        if run_dir is not None and (run_dir / "config.yaml").is_file():
+            import yaml
+
+            with open(run_dir / "config.yaml", encoding="utf-8") as fh:
+                config = yaml.safe_load(fh)
+
+        if kg is None:
+            store = _open_trained_kg(kg_json, ckpt / "kg.json")
+        elif kg is False:
+            store = None
+        elif isinstance(kg, (str, os.PathLike)):
+            store = _open_store(kg)
+        else:
+            store = kg
+
+        auto = AutoModelForTokenClassification if info["task"] == "token" else AutoModelForSequenceClassification
+        model = auto.from_pretrained(str(ckpt), local_files_only=True)
+        id2label = [model.config.id2label[i] for i in range(len(model.config.id2label))]
+        if id2label != list(info["labels"]):
+            raise PipelineError(f"{ckpt}: labels of config.json {id2label} differ from kgbert.json {info['labels']}")
+        tokenizer = load_tokenizer(ckpt)
+
+        nlp = None
+        if annotate:
+            import annotators
+
+            store_path = getattr(store, "path", None)
+            if annotator_components is None:
+                annotator_components = ("kg_entities",) if store_path is not None else ()
+            nlp = annotators.make_pipeline(
+                kg=None if store_path is None else str(store_path), components=tuple(annotator_components)
+            )
+        return cls(
+            model, tokenizer, info, kg=store, nlp=nlp, device=device, truncate=truncate,
+            run_dir=run_dir, checkpoint_dir=ckpt, config=config, kg_info=kg_json,
+        )
+
+    def close(self) -> None:
+        """Close the KG store (the pipeline cannot inject knowledge afterwards)."""
+        if self.kg is not None and hasattr(self.kg, "close"):
+            self.kg.close()
+
+    def __enter__(self) -> "Pipeline":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ limits
+    @property
+    def max_text_tokens(self) -> int:
+        """The most text tokens one input may have (``max_length`` minus the special tokens;
+        for NER a token is a non-whitespace character; for pairs, both texts together)."""
+        return self.max_length - (3 if self.task == "pair" else 2)
+
+    @property
+    def knowledge_on(self) -> bool:
+        """Whether the featuriser injects knowledge (K-BERT with a KG)."""
+        return bool(getattr(self.featurizer, "knowledge_on", False))
+
+    # ------------------------------------------------------------------ preparation
+    def _entities_for(self, text: str) -> list[Entity]:
+        """KG entities of a raw text without the annotators (K-BERT: its own matcher)."""
+        if self.kg is None:
+            return []
+        if self.knowledge_on:
+            matcher = self.featurizer.matcher
+        else:
+            if self._display_matcher is None:
+                from knowledge import EntityMatcher
+
+                self._display_matcher = EntityMatcher.for_store(self.kg)
+            matcher = self._display_matcher
+        return [Entity(m.start, m.end, "KG", int(m.entity_id), m.name, "kg") for m in matcher.find(text)]
+
+    def annotate(self, x: TextInput) -> Annotation:
+        """The :class:`Annotation` of one text (an Annotation is returned as it is)."""
+        if isinstance(x, Annotation):
+            x.validate()
+            ann = x
+        elif isinstance(x, str):
+            if self.nlp is not None and x.strip():
+                import annotators
+
+                ann = annotators.to_annotation(self.nlp(x))
+            else:
+                ann = Annotation(text=x, entities=self._entities_for(x) if x.strip() else [])
+        else:
+            raise PipelineError(f"expected a text (str) or an Annotation, got {type(x).__name__}")
+        if not ann.text.strip():
+            raise PipelineError("empty text")
+        return ann
+
+    def _too_long(self, n: int, what: str) -> PipelineError:
+        return PipelineError(
+            f"text too long: {n} {what}; this model takes at most {self.max_text_tokens} "
+            f"(max_length={self.max_length} minus the special tokens); shorten it or use truncate=True"
+        )
+
+    def _token_segment(self, ann: Annotation) -> tuple[_Segment, list[str]]:
+        text = ann.text
+        offsets = [i for i, c in enumerate(text) if not c.isspace()]
+        tokens = [text[i] for i in offsets]
+        if len(offsets) == len(text):
+            feat_ann, spans = ann, [(e.start, e.end) for e in ann.entities]
+        else:  # the model sees the text without whitespace: move the entities there
+            before = [0] * (len(text) + 1)  # non-whitespace characters before each offset
+            for i, c in enumerate(text):
+                before[i + 1] = before[i] + (not c.isspace())
+            ents, spans = [], []
+            for e in ann.entities:
+                s, t = before[e.start], before[e.end]
+                if s < t:
+                    name = e.name if (e.name is not None or e.kg_id is not None) else text[e.start : e.end]
+                    ents.append(Entity(s, t, e.label, e.kg_id, name, e.source))
+                    spans.append((e.start, e.end))
+            feat_ann = Annotation(text="".join(tokens), entities=ents)
+        return _Segment(ann, feat_ann, spans, char_offsets=offsets), tokens
+
+    def prepare(self, x: PipelineInput) -> PreparedInput:
+        """Check, annotate and featurise one input; raises :class:`PipelineError`."""
+        pair = isinstance(x, (tuple, list))
+        if self.task == "pair" and not (pair and len(x) == 2):
+            got = f"a {type(x).__name__} of {len(x)}" if pair else f"a single {type(x).__name__}"
+            raise PipelineError(f"this model classifies text pairs: give (text_a, text_b), got {got}")
+        if self.task != "pair" and pair:
+            raise PipelineError(
+                f"this model ({self.task} task) takes one text per input, got a {type(x).__name__} of {len(x)}"
+            )
+        parts = list(x) if pair else [x]
+        try:
+            anns = [self.annotate(p) for p in parts]
+        except AnnotationError as e:
+            raise PipelineError(f"invalid annotation: {e}") from None
+        use_ann = self.encoder != "bert"
+        truncated = False
+        if self.task == "token":
+            seg, tokens = self._token_segment(anns[0])
+            if len(tokens) > self.max_text_tokens:
+                if not self.truncate:
+                    raise self._too_long(len(tokens), "characters (whitespace excluded)")
+                truncated = True
+            ex = Example(text_a=seg.feat_annotation.text, tokens=tokens, ann_a=seg.feat_annotation if use_ann else None)
+            segs = [seg]
+        else:
+            segs = []
+            n = 0
+            for ann in anns:
+                _, starts, ends = self.featurizer.tokenize_spans(ann.text)
+                if not starts:
+                    raise PipelineError(f"text has no tokens the model can read: {ann.text!r}")
+                n += len(starts)
+                segs.append(_Segment(ann, ann, [(e.start, e.end) for e in ann.entities], tok_starts=starts, tok_ends=ends))
+            if n > self.max_text_tokens:
+                if not self.truncate:
+                    raise self._too_long(n, "tokens" + (" in both texts" if pair else ""))
+                truncated = True
+            ex = Example(
+                text_a=anns[0].text, text_b=anns[1].text if pair else None,
+                ann_a=anns[0] if use_ann else None, ann_b=anns[1] if (pair and use_ann) else None,
+            )
+        try:
+            feature = self.featurizer(ex)
+        except FeaturizeError as e:
+            raise PipelineError(str(e).replace("<example>: ", "")) from None
+        return PreparedInput(segs, feature, truncated)
+
+    # ------------------------------------------------------------------ prediction
+    def __call__(self, inputs: PipelineInput | Iterable[PipelineInput], batch_size: int = 32):
+        """Predict on one input (returns a dict) or an iterable of inputs (returns a list of dicts).
+
+        An invalid input raises :class:`PipelineError` naming its index; nothing is predicted then.
+        """
+        single = isinstance(inputs, (str, Annotation)) or (
+            self.task == "pair" and isinstance(inputs, tuple) and len(inputs) == 2
+            and all(isinstance(p, (str, Annotation)) for p in inputs)
+        )
+        items = [inputs] if single else list(inputs)
+        prepared = []
+        for i, x in enumerate(items):
+            try:
+                prepared.append(self.prepare(x))
+            except PipelineError as e:
+                raise PipelineError(str(e) if single else f"input {i}: {e}") from None
+        out = self.predict_prepared(prepared, batch_size=batch_size)
+        return out[0] if single else out
+
+    def predict_prepared(self, prepared: Sequence[PreparedInput], batch_size: int = 32) -> list[dict[str, Any]]:
+        """Run the model on prepared inputs (batched by length, no grad); one dict per input, in order."""
+        import torch
+
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        order = sorted(range(len(prepared)), key=lambda i: (-len(prepared[i].feature["input_ids"]), i))
+        results: list[dict[str, Any] | None] = [None] * len(prepared)
+        with torch.inference_mode():
+            for b in range(0, len(order), batch_size):
+                idx = order[b : b + batch_size]
+                batch = self.featurizer.collate([prepared[i].feature for i in idx])
+                batch.pop("labels", None)
+                batch.pop("token_map", None)
+                batch = {k: v.to(self.device) for k, v in batch.items()}
+                logits = self.model(**batch).logits  # (B, C) or (B, L, C)
+                probs = torch.softmax(logits.float(), dim=-1).cpu()  # (B, C) or (B, L, C)
+                for row, i in enumerate(idx):
+                    results[i] = self._decode(prepared[i], probs[row])
+        return results  # type: ignore[return-value]
+
+    def _decode(self, item: PreparedInput, probs) -> dict[str, Any]:
+        out = self._decode_token(item, probs) if self.task == "token" else self._decode_class(probs)
+        out["annotation"] = item.segments[0].annotation.to_dict()
+        if self.task == "pair":
+            out["annotation_b"] = item.segments[1].annotation.to_dict()
+        if self.encoder == "kbert":
+            out["knowledge"] = self._knowledge(item)
+        if item.truncated:
+            out["truncated"] = True
+        return out
+
+    def _decode_class(self, probs) -> dict[str, Any]:
+        p = probs.tolist()  # (C,)
+        best = max(range(len(p)), key=lambda c: (p[c], -c))
+        return {"label": self.labels[best], "score": p[best], "scores": dict(zip(self.labels, p))}
+
+    def _decode_token(self, item: PreparedInput, probs) -> dict[str, Any]:
+        seg = item.segments[0]
+        text = seg.annotation.text
+        offsets = seg.char_offsets or []
+        n = len(offsets)
+        tags = ["O"] * n  # per model token (non-whitespace character); cut tokens stay O
+        conf = [0.0] * n
+        pred = probs.argmax(dim=-1).tolist()  # (L,)
+        top = probs.max(dim=-1).values.tolist()  # (L,)
+        filled = [False] * n
+        for pos, tok in enumerate(item.feature["token_map"]):
+            if 0 <= tok < n and not filled[tok]:
+                tags[tok], conf[tok], filled[tok] = self.labels[pred[pos]], top[pos], True
+        char_tags = ["O"] * len(text)
+        for k, off in enumerate(offsets):
+            char_tags[off] = tags[k]
+        entities = []
+        for typ, s, e in get_entities(tags):
+            start, end = offsets[s], offsets[e - 1] + 1
+            inside = f"M-{typ}" if f"M-{typ}" in self.labels and f"I-{typ}" not in self.labels else f"I-{typ}"
+            for c in range(start, end):
+                if text[c].isspace():
+                    char_tags[c] = inside
+            entities.append({"start": start, "end": end, "label": typ, "text": text[start:end],
+                             "score": sum(conf[s:e]) / (e - s)})
+        return {"entities": entities, "tags": char_tags}
+
+    # ------------------------------------------------------------------ knowledge report
+    def _candidates(self, name: str) -> list[tuple[tuple[str, str, str], tuple[int, ...]]]:
+        """(triple, branch token ids) the featuriser would inject for ``name``, in its order."""
+        f = self.featurizer
+        out = []
+        for t in self.kg.lookup(name, limit=f.max_entities, predicates=f.predicates):
+            ids = tuple(f.tokenize_spans(t.predicate + t.object if f.inject == "predicate_object" else t.object)[0])
+            if f.max_branch_tokens is not None:
+                ids = ids[: f.max_branch_tokens]
+            if ids:
+                out.append(((t.subject, t.predicate, t.object), ids))
+        return out
+
+    def _knowledge(self, item: PreparedInput) -> list[dict[str, Any]]:
+        """Per entity with KG triples: the triples injected into the input (from the featurised ids)."""
+        if not self.knowledge_on:
+            return []
+        f = item.feature
+        ids, anchors, branches = f["input_ids"], f["anchor_ids"], f["branch_ids"]
+        injected: dict[int, list[tuple[int, ...]]] = {}  # anchor (trunk position) -> branch ids, in order
+        cur_k, cur = 0, None
+        for tok, a, k in zip(ids, anchors, branches):
+            if k == 0:
+                continue
+            if k != cur_k:
+                cur_k, cur = k, []
+                injected.setdefault(a, []).append(cur)  # type: ignore[arg-type]
+            cur.append(tok)  # type: ignore[union-attr]
+        # trunk position of each segment's first token: [CLS] is 0; text_b follows text_a's [SEP]
+        kept_a = self._kept_tokens(item, 0)
+        bases = [1, kept_a + 2]
+        report = []
+        for s_idx, seg in enumerate(item.segments):
+            fa = seg.feat_annotation
+            for ent, (o_start, o_end) in zip(fa.entities, seg.entity_spans):
+                name = _kg_name(self.kg, ent, fa.text)
+                cands = self._candidates(name)
+                if not cands:
+                    continue
+                tok_start = ent.start if seg.tok_ends is None else bisect_right(seg.tok_ends, ent.start)
+                got = injected.pop(bases[s_idx] + tok_start, [])
+                triples = []
+                for (triple, cand_ids), branch in zip(cands, got):
+                    if tuple(branch) != cand_ids:  # never expected: the featuriser's own rule
+                        raise RuntimeError(f"injected branch for {name!r} does not match its triple {triple}")
+                    triples.append(list(triple))
+                rec: dict[str, Any] = {"start": o_start, "end": o_end, "text": seg.annotation.text[o_start:o_end],
+                                       "name": name, "triples": triples}
+                if len(cands) > len(triples):
+                    rec["dropped"] = len(cands) - len(triples)
+                if len(item.segments) == 2:
+                    rec["segment"] = "ab"[s_idx]
+                report.append(rec)
+        return report
+
+    def _kept_tokens(self, item: PreparedInput, s_idx: int) -> int:
+        """Tokens of segment ``s_idx`` kept on the trunk (after any truncation)."""
+        f = item.feature
+        seg_ids = f["token_type_ids"]
+        trunk = sum(1 for t, k in zip(seg_ids, f["branch_ids"]) if k == 0 and t == s_idx)
+        return trunk - (2 if s_idx == 0 else 1)  # minus [CLS]+[SEP] (text_a) or [SEP] (text_b)
+
+    def __repr__(self) -> str:
+        where = self.run_dir or self.checkpoint_dir
+        kg = getattr(self.kg, "path", None)
+        return (f"Pipeline(encoder={self.encoder!r}, task={self.task!r}, labels={len(self.labels)}, "
+                f"max_length={self.max_length}, kg={str(kg) if kg else None!r}, annotate={self.nlp is not None}, "
+                f"from={str(where)!r})")
+
+
+__all__ = ["Pipeline", "PipelineError", "PreparedInput", "resolve_checkpoint"]

@@ -1,0 +1,333 @@
+"""Annotated inference over a trained run: ``python -m kgbert.predict RUN_DIR --in texts.txt --out preds.jsonl``.
+
+Input formats (by extension, or ``--format``):
+
+- ``txt``: one text per line (pair models: ``text_a<TAB>text_b``); blank lines are skipped.
+- ``jsonl``: one JSON object per line: ``text`` (or ``text_a`` / ``sentence1``), for pair models
+  also ``text_b`` (or ``sentence2``); an object that also has ``words``/``entities``/``phrases``/
+  ``srl`` is an :class:`annotators.Annotation` record and is used as it is (pair models: ``text_a``
+  and ``text_b`` may be Annotation objects). ``id`` is copied to the output.
+- ``tsv``: a header naming the columns: ``text_a`` (pair models also ``text_b``), optional ``id``;
+  other columns (e.g. ``label``) are ignored.
+
+Output: one JSON line per valid input line, in input order: ``source`` (``file:line``), ``id`` (if
+given), then the :class:`kgbert.pipeline.Pipeline` result. The output is written to a temporary
+file beside ``--out`` and renamed when complete: a failed run leaves no partial file. A bad input
+line (invalid JSON, missing field, empty or over-long text, wrong shape for the model) is
+reported on stderr as ``file:line: reason`` and skipped.
+
+Exit codes: 0 success (bad lines skipped and reported), 1 nothing to predict (empty input or
+every line bad: no output written), 2 usage errors (no such run dir or input file).
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, Iterator, TextIO
+
+FORMATS = ("txt", "jsonl", "tsv")
+ANNOTATION_FIELDS = ("words", "entities", "phrases", "srl")
+TEXT_KEYS = ("text", "text_a", "sentence1")
+TEXT_B_KEYS = ("text_b", "sentence2")
+
+
+class BadLine(ValueError):
+    """One input line that cannot be used; the message says why (without file:line)."""
+
+
+def detect_format(path: Path, fmt: str | None) -> str:
+    """``fmt`` if given, else from the file extension."""
+    if fmt:
+        return fmt
+    ext = path.suffix.lower().lstrip(".")
+    if ext in FORMATS:
+        return ext
+    if ext == "json":
+        return "jsonl"
+    raise BadLine(f"cannot tell the input format of {path} from its extension; use --format {{{','.join(FORMATS)}}}")
+
+
+def _text_or_annotation(value: Any, key: str):
+    from annotators import Annotation, AnnotationError
+
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict):
+        try:
+            return Annotation.from_dict(value)
+        except AnnotationError as e:
+            raise BadLine(f"invalid annotation in {key!r}: {e}") from None
+    raise BadLine(f"{key!r} must be a string or an annotation object, got {type(value).__name__}")
+
+
+def _first_key(obj: dict, keys: tuple[str, ...]) -> str | None:
+    return next((k for k in keys if k in obj), None)
+
+
+def parse_json_record(line: str, pair: bool) -> tuple[Any, dict[str, Any]]:
+    """(pipeline input, extra output fields) of one JSON line; raises :class:`BadLine`."""
+    from annotators import Annotation, AnnotationError
+
+    try:
+        obj = json.loads(line)
+    except json.JSONDecodeError as e:
+        raise BadLine(f"invalid JSON ({e.msg}, column {e.colno})") from None
+    if not isinstance(obj, dict):
+        raise BadLine(f"expected a JSON object, got {type(obj).__name__}")
+    extra = {"id": obj["id"]} if "id" in obj else {}
+    if pair:
+        ka, kb = _first_key(obj, TEXT_KEYS), _first_key(obj, TEXT_B_KEYS)
+        if ka is None or kb is None:
+            raise BadLine(f"a pair model needs {TEXT_KEYS[1]!r} and {TEXT_B_KEYS[0]!r} (found keys {sorted(obj)})")
+        return (_text_or_annotation(obj[ka], ka), _text_or_annotation(obj[kb], kb)), extra
+    if _first_key(obj, TEXT_B_KEYS) is not None:
+        raise BadLine("this model takes one text per input, but the record has a second text (text_b/sentence2)")
+    key = _first_key(obj, TEXT_KEYS)
+    if key is None:
+        raise BadLine(f"missing text: expected one of {list(TEXT_KEYS)} (found keys {sorted(obj)})")
+    if any(k in obj for k in ANNOTATION_FIELDS):
+        rec = {k: obj[k] for k in (*ANNOTATION_FIELDS, "meta") if k in obj}
+        rec["text"] = obj[key]
+        try:
+            return Annotation.from_dict(rec), extra
+        except AnnotationError as e:
+            raise BadLine(f"invalid annotation: {e}") from None
+    return _text_or_annotation(obj[key], key), extra
+
+
+def read_inputs(path: Path, fmt: str, pair: bool) -> Iterator[tuple[int, Any, dict[str, Any] | None, str | None]]:
+    """Yield ``(line number, input, extra fields, None)`` or ``(line number, None, None, error)``."""
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        yield from _read(fh, fmt, pair)
+
+
+def _read(fh: TextIO, fmt: str, pair: bool):
+    header: dict[str, int] | None = None
+    for lineno, raw in enumerate(fh, 1):
+        line = raw.rstrip("\n").rstrip("\r")
+        if not line.strip():
+            continue
+        try:
+            if fmt == "txt":
+                if pair:
+                    fields = line.split("\t")
+                    if len(fields) != 2:
+                        raise BadLine(f"a pair model needs 'text_a<TAB>text_b', found {len(fields)} tab-separated field(s)")
+                    yield lineno, (fields[0], fields[1]), {}, None
+                else:
+                    yield lineno, line, {}, None
+            elif fmt == "jsonl":
+                x, extra = parse_json_record(line, pair)
+                yield lineno, x, extra, None
+            else:
+                fields = next(csv.reader([line], delimiter="\t", quoting=csv.QUOTE_NONE))
+                if header is None:
+                    header = {name.strip(): i for i, name in enumerate(fields)}
+                    need = ["text_a", "text_b"] if pair else ["text_a"]
+                    missing = [c for c in need if c not in header]
+                    if missing:
+                        raise _FatalInput(f"header {fields!r} has no {missing} column(s)")
+                    continue
+                if len(fields) != len(header):
+                    raise BadLine(f"expected {len(header)} tab-separated columns {list(header)}, found {len(fields)}")
+                extra = {"id": fields[header["id"]]} if "id" in header else {}
+                a = fields[header["text_a"]]
+                yield lineno, ((a, fields[header["text_b"]]) if pair else a), extra, None
+        except BadLine as e:
+            yield lineno, None, None, str(e)
+
+
+class _FatalInput(Exception):
+    """The input file as a whole is unusable (e.g. a TSV without the needed columns)."""
+
+
+def count_lines(path: Path) -> int:
+    """Non-blank lines of ``path`` (for the progress bar)."""
+    with open(path, "rb") as fh:
+        return sum(1 for line in fh if line.strip())
+
+
+def predict_file(
+    pipe,
+    in_path: str | os.PathLike,
+    out_path: str | os.PathLike,
+    *,
+    fmt: str | None = None,
+    batch_size: int = 32,
+    progress: bool = True,
+    err: TextIO | None = None,
+) -> dict[str, Any]:
+    """Predict every line of ``in_path`` into ``out_path`` (JSONL, atomic); returns counts.
+
+    Bad lines are reported on ``err`` (default stderr) as ``file:line: reason`` and skipped.
+    Returns ``{"written", "skipped", "bad": [(line, reason), ...], "out": path or None}``; nothing is
+    written when no line is valid.
+    """
+    from tqdm.auto import tqdm
+
+    from kgbert.pipeline import PipelineError
+
+    err = err or sys.stderr
+    in_path, out_path = Path(in_path), Path(out_path)
+    fmt = detect_format(in_path, fmt)
+    pair = pipe.task == "pair"
+    chunk = max(batch_size * 8, batch_size)
+    bad: list[tuple[int, str]] = []
+    written = 0
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{out_path.name}.", suffix=".tmp", dir=out_path.parent)
+    bar = tqdm(total=count_lines(in_path), desc="predict", unit="line", disable=not progress, file=sys.stderr)
+
+    def report(lineno: int, reason: str) -> None:
+        bad.append((lineno, reason))
+        msg = f"{in_path}:{lineno}: {reason} (skipped)"
+        if progress:
+            bar.write(msg, file=err)
+        else:
+            print(msg, file=err)
+
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            buf: list[tuple[int, Any, dict[str, Any]]] = []
+
+            def flush() -> int:
+                results = pipe.predict_prepared([p for _, p, _ in buf], batch_size=batch_size)
+                for (lineno, _, extra), res in zip(buf, results):
+                    rec = {"source": f"{in_path}:{lineno}", **extra, **res}
+                    out.write(json.dumps(rec, ensure_ascii=False) + "\n")
+                bar.update(len(buf))
+                n = len(buf)
+                buf.clear()
+                return n
+
+            for lineno, x, extra, reason in read_inputs(in_path, fmt, pair):
+                if reason is None:
+                    try:
+                        buf.append((lineno, pipe.prepare(x), extra))
+                    except PipelineError as e:
+                        reason = str(e)
+                if reason is not None:
+                    report(lineno, reason)
+                    bar.update(1)
+                if len(buf) >= chunk:
+                    written += flush()
+            if buf:
+                written += flush()
+        bar.close()
+        if written == 0:
+            os.unlink(tmp)
+            return {"written": 0, "skipped": len(bad), "bad": bad, "out": None}
+        os.replace(tmp, out_path)
+    except _FatalInput as e:
+        bar.close()
+        os.unlink(tmp)
+        raise BadLine(f"{in_path}: {e}") from None
+    except BaseException:
+        bar.close()
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return {"written": written, "skipped": len(bad), "bad": bad, "out": str(out_path)}
+
+
+def _cell(s: str, width: int = 60) -> str:
+    s = s.replace("|", "\\|").replace("\n", " ")
+    return s if len(s) <= width else s[: width - 1] + "…"
+
+
+def markdown_table(records: list[dict[str, Any]], max_rows: int = 20) -> str:
+    """A readable Markdown table of prediction records (text, prediction, injected knowledge)."""
+    lines = ["| # | text | prediction | knowledge used |", "|---|---|---|---|"]
+    for i, r in enumerate(records[:max_rows], 1):
+        text = r.get("annotation", {}).get("text", "")
+        if "annotation_b" in r:
+            text += " ‖ " + r["annotation_b"]["text"]
+        if "entities" in r:
+            pred = ", ".join(f"{e['text']} [{e['label']}]" for e in r["entities"]) or "(no entity)"
+        else:
+            pred = f"{r['label']} ({r['score']:.2f})"
+        know = "; ".join(
+            f"{k['text']}: " + ", ".join(f"{p} {o}" for _, p, o in k["triples"])
+            for k in r.get("knowledge", []) if k["triples"]
+        ) or ("-" if "knowledge" in r else "n/a")
+        lines.append(f"| {i} | {_cell(text)} | {_cell(pred)} | {_cell(know, 80)} |")
+    if len(records) > max_rows:
+        lines.append(f"\n({len(records) - max_rows} more rows not shown)")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m kgbert.predict", description=__doc__.splitlines()[0],
+        epilog="See the module docstring for the input formats.",
+    )
+    parser.add_argument("run_dir", help="run directory of python -m kgbert.train (or its best/ checkpoint)")
+    parser.add_argument("--in", dest="inp", required=True, help="input file (.txt, .jsonl or .tsv)")
+    parser.add_argument("--out", required=True, help="output JSON lines (written atomically)")
+    parser.add_argument("--format", choices=FORMATS, default=None, help="input format (default: from the extension)")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--kg", default=None, help="KG store to use instead of the one the model was trained with")
+    parser.add_argument("--no-kg", action="store_true", help="use no KG (K-BERT injects no knowledge)")
+    parser.add_argument("--no-annotate", action="store_true",
+                        help="skip the annotators pipeline (entities from the KG matcher only, no words)")
+    parser.add_argument("--truncate", action="store_true", help="cut over-long texts instead of skipping them")
+    parser.add_argument("--device", default="cpu", help="torch device (default: cpu)")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument("--table", action="store_true", help="print a Markdown table of the predictions")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    args = parser.parse_args(argv)
+    if args.batch_size < 1:
+        parser.error("--batch-size must be >= 1")
+    if args.kg and args.no_kg:
+        parser.error("--kg and --no-kg are exclusive")
+    in_path = Path(args.inp)
+    if not in_path.is_file():
+        print(f"error: {in_path}: no such input file", file=sys.stderr)
+        return 2
+    try:
+        fmt = detect_format(in_path, args.format)
+    except BadLine as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+    import torch
+
+    from kgbert.pipeline import Pipeline, PipelineError
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    try:
+        pipe = Pipeline.from_pretrained(
+            args.run_dir, kg=False if args.no_kg else args.kg, annotate=not args.no_annotate,
+            device=args.device, truncate=args.truncate,
+        )
+    except PipelineError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    try:
+        summary = predict_file(pipe, in_path, args.out, fmt=fmt, batch_size=args.batch_size,
+                               progress=not args.no_progress)
+    except BadLine as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    finally:
+        pipe.close()
+    if summary["written"] == 0:
+        why = "every line was bad" if summary["skipped"] else "the input has no lines"
+        print(f"error: nothing to predict in {in_path} ({why}); {args.out} not written", file=sys.stderr)
+        return 1
+    print(f"wrote {summary['written']} predictions to {args.out}"
+          + (f"; skipped {summary['skipped']} bad line(s)" if summary["skipped"] else ""), file=sys.stderr)
+    if args.table:
+        with open(args.out, encoding="utf-8") as fh:
+            print(markdown_table([json.loads(line) for line in fh]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
