@@ -2,9 +2,10 @@
 
 >>> from kgbert.pipeline import Pipeline
 >>> pipe = Pipeline.from_pretrained("runs/demo/ner_kbert")            # doctest: +SKIP
->>> pipe("患者有高血压，服用依那普利后头痛")                              # doctest: +SKIP
-{"entities": [{"start": 3, "end": 6, "label": "Disease", "text": "高血压", "score": 0.93}, ...],
- "tags": ["O", "O", "O", "B-Disease", ...], "annotation": {...}, "knowledge": [...]}
+>>> pipe("咳嗽、发热2天，体温38.5℃，伴乏力。")                          # doctest: +SKIP
+{"entities": [{"start": 0, "end": 2, "label": "Symptom", "text": "咳嗽", "score": 0.93}, ...],
+ "tags": ["B-Symptom", "I-Symptom", "O", ...], "annotation": {...},
+ "knowledge": [{"start": 0, "end": 2, "text": "咳嗽", "name": "咳嗽", "triples": [["咳嗽", "类别", "症状"]]}, ...]}
 
 A run directory (``python -m kgbert.train`` output) holds ``best/`` with the model, its tokenizer,
 ``kgbert.json`` (encoder, task, label list, ``max_length``, featuriser options) and ``kg.json``
@@ -361,6 +362,10 @@ class Pipeline:
                 f"this model ({self.task} task) takes one text per input, got a {type(x).__name__} of {len(x)}"
             )
         parts = list(x) if pair else [x]
+        if self.task == "token" and isinstance(x, str) and not self.truncate:
+            n = sum(not c.isspace() for c in x)  # checked before annotating a huge text
+            if n > self.max_text_tokens:
+                raise self._too_long(n, "characters (whitespace excluded)")
         try:
             anns = [self.annotate(p) for p in parts]
         except AnnotationError as e:
@@ -383,7 +388,8 @@ class Pipeline:
                 if not starts:
                     raise PipelineError(f"text has no tokens the model can read: {ann.text!r}")
                 n += len(starts)
-                segs.append(_Segment(ann, ann, [(e.start, e.end) for e in ann.entities], tok_starts=starts, tok_ends=ends))
+                spans = [(e.start, e.end) for e in ann.entities]
+                segs.append(_Segment(ann, ann, spans, tok_starts=starts, tok_ends=ends))
             if n > self.max_text_tokens:
                 if not self.truncate:
                     raise self._too_long(n, "tokens" + (" in both texts" if pair else ""))
@@ -396,6 +402,8 @@ class Pipeline:
             feature = self.featurizer(ex)
         except FeaturizeError as e:
             raise PipelineError(str(e).replace("<example>: ", "")) from None
+        except KeyError as e:  # e.g. an annotated kg_id the KG store does not have
+            raise PipelineError(f"annotation does not fit the KG: {e.args[0] if e.args else e}") from None
         return PreparedInput(segs, feature, truncated)
 
     # ------------------------------------------------------------------ prediction

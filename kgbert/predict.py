@@ -117,7 +117,9 @@ def _read(fh: TextIO, fmt: str, pair: bool):
                 if pair:
                     fields = line.split("\t")
                     if len(fields) != 2:
-                        raise BadLine(f"a pair model needs 'text_a<TAB>text_b', found {len(fields)} tab-separated field(s)")
+                        raise BadLine(
+                            f"a pair model needs 'text_a<TAB>text_b', found {len(fields)} tab-separated field(s)"
+                        )
                     yield lineno, (fields[0], fields[1]), {}, None
                 else:
                     yield lineno, line, {}, None
@@ -301,6 +303,10 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.no_progress:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
     try:
         pipe = Pipeline.from_pretrained(
             args.run_dir, kg=False if args.no_kg else args.kg, annotate=not args.no_annotate,

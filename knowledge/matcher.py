@@ -9,6 +9,14 @@ The automaton is built once and persisted beside the store as ``<store>.matcher`
 default options; other options get ``<store>.<digest>.matcher``). The file starts with a JSON
 header naming the store's ``build_id`` and the options; a header that does not match (the store
 was rebuilt, or the options differ) makes the matcher rebuild and rewrite it.
+
+**Speed.** pyahocorasick's ``iter`` costs about 1 us per character on Chinese text (a trie node
+with thousands of children), so when the optional ``ahocorasick_rs`` package (Rust, its own
+``MatchKind.LeftmostLongest``) is installed, ``find`` runs on an ``ahocorasick_rs`` automaton built
+(about 0.3 s for 60k names) from the persisted pyahocorasick one: same names, same ids, same
+matches (tests compare both paths), 5-6x faster. Without it (or with ``use_rs=False``), ``find``
+resolves leftmost-longest from all of pyahocorasick's occurrences. pyahocorasick's own
+``iter_long`` is not used: it misses leftmost-longest matches in some cases.
 """
 from __future__ import annotations
 
@@ -21,6 +29,11 @@ from pathlib import Path
 from typing import Iterable, NamedTuple
 
 import ahocorasick
+
+try:  # optional accelerator (see module doc)
+    import ahocorasick_rs as _ars
+except ImportError:  # pragma: no cover - depends on the environment
+    _ars = None
 
 from .store import KnowledgeGraph, PathLike
 
@@ -60,10 +73,43 @@ class EntityMatcher:
     """Finds entity names of a store in text (see module doc for the matching rule)."""
 
     def __init__(self, automaton: "ahocorasick.Automaton", *, min_len: int = 2,
-                 size: int = 0) -> None:
+                 size: int = 0, use_rs: bool | None = None) -> None:
         self.automaton = automaton
         self.min_len = min_len
         self.size = size
+        self.use_rs = _ars is not None if use_rs is None else bool(use_rs)
+        if self.use_rs and _ars is None:
+            raise ImportError("use_rs=True needs the ahocorasick_rs package")
+        self._rs = None
+        self._rs_ids: list[int] = []
+        if self.use_rs:
+            self._build_rs()
+
+    def _build_rs(self) -> None:
+        """The ``ahocorasick_rs`` leftmost-longest automaton over the same names (and their ids)."""
+        names: list[str] = []
+        ids: list[int] = []
+        if self.size:
+            for name, value in self.automaton.items():
+                if name:
+                    names.append(name)
+                    ids.append(value >> _LEN_BITS)
+        self._rs_ids = ids
+        self._rs = _ars.AhoCorasick(names, matchkind=_ars.MatchKind.LeftmostLongest) if names else None
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state["_rs"] = None  # not picklable: rebuilt from the automaton
+        state["_rs_ids"] = []
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        if self.use_rs:
+            if _ars is None:
+                self.use_rs = False
+            else:
+                self._build_rs()
 
     def __len__(self) -> int:
         return self.size
@@ -71,9 +117,11 @@ class EntityMatcher:
     # -- construction -------------------------------------------------------------------------
     @classmethod
     def from_names(cls, names: Iterable[tuple[int, str]], *, min_len: int = 2,
-                   stoplist: Iterable[str] | PathLike | None = None) -> "EntityMatcher":
+                   stoplist: Iterable[str] | PathLike | None = None,
+                   use_rs: bool | None = None) -> "EntityMatcher":
         """Build from ``(entity_id, name)`` pairs (names shorter than ``min_len`` or in the stop
-        list are left out; for a repeated name the first id wins)."""
+        list are left out; for a repeated name the first id wins). ``use_rs``: match with
+        ``ahocorasick_rs`` (default: when installed)."""
         stop = _load_stoplist(stoplist)
         auto = ahocorasick.Automaton(ahocorasick.STORE_INTS)
         size = 0
@@ -83,23 +131,24 @@ class EntityMatcher:
             auto.add_word(name, (int(eid) << _LEN_BITS) | len(name))
             size += 1
         auto.make_automaton()
-        return cls(auto, min_len=min_len, size=size)
+        return cls(auto, min_len=min_len, size=size, use_rs=use_rs)
 
     @classmethod
     def for_store(cls, kg_or_path: KnowledgeGraph | PathLike, min_len: int = 2,
                   stoplist: Iterable[str] | PathLike | None = None, *,
-                  subjects_only: bool = False, persist: bool = True) -> "EntityMatcher":
+                  subjects_only: bool = False, persist: bool = True,
+                  use_rs: bool | None = None) -> "EntityMatcher":
         """The matcher for a store: loaded from ``<store>.matcher`` when it is current, otherwise
         built from the store's entity names (all entities, or only subjects of some triple with
         ``subjects_only=True``) and persisted (atomically; silently skipped if the folder is
-        read-only)."""
+        read-only). ``use_rs`` as :meth:`from_names`."""
         kg = kg_or_path if isinstance(kg_or_path, KnowledgeGraph) else KnowledgeGraph.open(kg_or_path)
         stop = sorted(_load_stoplist(stoplist))
         header = {"matcher_version": MATCHER_VERSION, "build_id": kg.build_id,
                   "min_len": int(min_len), "subjects_only": bool(subjects_only),
                   "stoplist_sha1": hashlib.sha1("\n".join(stop).encode()).hexdigest()}
         path = cls.persisted_path(kg.path, min_len=min_len, stoplist=stop, subjects_only=subjects_only)
-        loaded = cls._load(path, header)
+        loaded = cls._load(path, header, use_rs=use_rs)
         if loaded is not None:
             return loaded
         if subjects_only:
@@ -108,7 +157,7 @@ class EntityMatcher:
             names: Iterable[tuple[int, str]] = iter(rows)
         else:
             names = kg.iter_entities()
-        matcher = cls.from_names(names, min_len=min_len, stoplist=stop)
+        matcher = cls.from_names(names, min_len=min_len, stoplist=stop, use_rs=use_rs)
         if persist:
             matcher._save(path, header)
         return matcher
@@ -124,7 +173,7 @@ class EntityMatcher:
         return Path(f"{store}.{hashlib.sha1(key).hexdigest()[:10]}.matcher")
 
     @classmethod
-    def _load(cls, path: Path, header: dict) -> "EntityMatcher | None":
+    def _load(cls, path: Path, header: dict, *, use_rs: bool | None = None) -> "EntityMatcher | None":
         try:
             with open(path, "rb") as fh:
                 first = json.loads(fh.readline())
@@ -133,7 +182,7 @@ class EntityMatcher:
                 auto = pickle.load(fh)
         except (OSError, ValueError, pickle.UnpicklingError, EOFError):
             return None
-        return cls(auto, min_len=header["min_len"], size=int(first.get("size", len(auto))))
+        return cls(auto, min_len=header["min_len"], size=int(first.get("size", len(auto))), use_rs=use_rs)
 
     def _save(self, path: Path, header: dict) -> None:
         try:
@@ -159,6 +208,11 @@ class EntityMatcher:
         end-exclusive)."""
         if not text or self.size == 0:
             return []
+        if self.use_rs:
+            if self._rs is None:
+                return []
+            ids = self._rs_ids
+            return [Match(s, e, text[s:e], ids[i]) for i, s, e in self._rs.find_matches_as_indexes(text)]
         # one sortable int per occurrence: start, then longer first, then the entity id
         keys = [((end + 1 - (v & _MAX_LEN)) << 52) | ((_MAX_LEN - (v & _MAX_LEN)) << 40)
                 | (v >> _LEN_BITS) for end, v in self.automaton.iter(text)]
@@ -173,6 +227,12 @@ class EntityMatcher:
                 last = start + _MAX_LEN - ((key >> 40) & _MAX_LEN)
                 out.append(Match(start, last, text[start:last], key & _ID_MASK))
         return out
+
+    def spans(self, text: str) -> list[tuple[int, int, str]]:
+        """``[(start, end, name) for each Match of find(text)]`` as plain tuples (cheaper)."""
+        if self.use_rs and text and self._rs is not None:
+            return [(s, e, text[s:e]) for _, s, e in self._rs.find_matches_as_indexes(text)]
+        return [(m[0], m[1], m[2]) for m in self.find(text)]
 
     def find_many(self, texts: Iterable[str]) -> list[list[Match]]:
         """``[find(t) for t in texts]``."""

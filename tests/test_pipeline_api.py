@@ -191,3 +191,9 @@ def test_kg_override_and_missing_kg(tmp_path):
         Pipeline.from_pretrained(tmp_path)
     with pytest.raises(PipelineError, match="no such run"):
         Pipeline.from_pretrained(tmp_path / "nope")
+
+
+def test_annotation_with_an_unknown_kg_id_is_a_clear_error(ner_pipe):
+    ann = Annotation(text="服用某药", entities=[Entity(2, 4, "KG", kg_id=10**6, source="user")])
+    with pytest.raises(PipelineError, match="annotation does not fit the KG: no entity with id 1000000"):
+        ner_pipe(ann)

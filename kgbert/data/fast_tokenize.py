@@ -39,12 +39,17 @@ class FastBertTokenizer:
         self._added = tuple(sorted({t.content for t in backend.get_added_tokens_decoder().values() if t.content}))
         self._char: dict[str, int] = {}  # char -> token id (>= 0) | _WORD | _SKIP | _UNSAFE | _MULTI
         self._multi: dict[str, tuple[int, ...]] = {}
-        self._special_re = re.compile("(?!)")  # matches runs of characters with a negative class
+        self._added_re = re.compile("|".join(map(re.escape, self._added))) if self._added else None
+        # runs of characters with a negative class (one character class: a fast scan), and, to
+        # split a run into pieces: group 1 = a run of word characters, no group = a run of skipped
+        # characters, group 2 = one _MULTI / _UNSAFE character (both rebuilt by _learn)
+        self._specials: dict[str, int] = {}  # the characters with a negative class (regexes below)
+        self._special_re, self._piece_re = _special_patterns({})
         self._runs: dict[str, tuple[list[int], list[int], list[int]]] = {}
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"backend": self.backend, "_added": self._added, "_char": {}, "_multi": {},
-                "_special_re": re.compile("(?!)"), "_runs": {}}
+        return {"backend": self.backend, "_added": self._added, "_added_re": self._added_re, "_char": {},
+                "_multi": {}, "_runs": {}, "_specials": {}, **dict(zip(("_special_re", "_piece_re"), _special_patterns({})))}
 
     def _classify(self, c: str) -> Any:
         """The class of one character, learned from the tokenizer's normaliser + pre-tokeniser."""
@@ -83,10 +88,11 @@ class FastBertTokenizer:
                 self._multi[c] = k
                 k = _MULTI
             self._char[c] = k
-            new_special |= k < 0
+            if k < 0:
+                self._specials[c] = k
+                new_special = True
         if new_special:
-            specials = sorted(c for c, k in self._char.items() if k < 0)
-            self._special_re = re.compile("[" + "".join(re.escape(c) for c in specials) + "]+")
+            self._special_re, self._piece_re = _special_patterns(self._specials)
 
     def encode(self, text: str) -> tuple[list[int], list[tuple[int, int]]]:
         """Token ids and character offsets of ``text`` (no special tokens), as the backend gives them."""
@@ -95,48 +101,50 @@ class FastBertTokenizer:
 
     def encode_spans(self, text: str) -> tuple[list[int], list[int], list[int]]:
         """:meth:`encode` with the offsets as two lists, ``starts`` and ``ends`` (cheaper)."""
-        if self._added and any(a in text for a in self._added):
+        if self._added_re is not None and self._added_re.search(text) is not None:
             return self._backend_encode(text)
         ks = list(map(self._char.get, text))
-        if None in ks:
+        try:
+            low = min(ks, default=0)  # None (unknown character) among ints raises TypeError
+        except TypeError:
+            low = None
+        if low is None:
             self._learn(text)
             ks = list(map(self._char.get, text))
+            low = min(ks, default=0)
         n = len(ks)
-        if not n or min(ks) >= 0:  # only single-token isolated characters (plain Chinese text)
+        if low >= 0:  # only single-token isolated characters (plain Chinese text)
             return ks, list(range(n)), list(range(1, n + 1))
         ids: list[int] = []
         starts: list[int] = []
         ends: list[int] = []
         prev = 0  # next character not yet emitted
-        for match in self._special_re.finditer(text):  # runs of non-isolated characters
-            i, e = match.span()
-            if i > prev:
-                ids += ks[prev:i]
-                starts += range(prev, i)
-                ends += range(prev + 1, i + 1)
-            j = i
-            while j < e:
-                k = ks[j]
-                if k == _WORD:
-                    w = j + 1
-                    while w < e and ks[w] == _WORD:
-                        w += 1
-                    r_ids, r_starts, r_ends = self._run(text[j:w])
+        piece_re = self._piece_re
+        for run in self._special_re.finditer(text):  # runs of non-isolated characters
+            r0, r1 = run.span()
+            if r0 > prev:  # single-token isolated characters before the run
+                ids += ks[prev:r0]
+                starts += range(prev, r0)
+                ends += range(prev + 1, r0 + 1)
+            prev = r1
+            whole = piece_re.fullmatch(text, r0, r1)  # usually the run is one piece
+            for piece in (whole,) if whole is not None else piece_re.finditer(text, r0, r1):
+                group = piece.lastindex
+                if group is None:  # whitespace / removed characters
+                    continue
+                i, e = piece.span()
+                if group == 1:  # a word run: WordPiece through the real tokenizer (cached)
+                    r_ids, r_starts, r_ends = self._run(text[i:e])
                     ids += r_ids
-                    starts += [a + j for a in r_starts]
-                    ends += [b + j for b in r_ends]
-                    j = w
-                elif k == _SKIP:
-                    j += 1
-                elif k == _MULTI:
-                    m = self._multi[text[j]]
+                    starts += map(i.__add__, r_starts)
+                    ends += map(i.__add__, r_ends)
+                elif ks[i] == _MULTI:
+                    m = self._multi[text[i]]
                     ids += m
-                    starts += [j] * len(m)
-                    ends += [j + 1] * len(m)
-                    j += 1
+                    starts += [i] * len(m)
+                    ends += [e] * len(m)
                 else:  # _UNSAFE
                     return self._backend_encode(text)
-            prev = e
         if prev < n:
             ids += ks[prev:n]
             starts += range(prev, n)
@@ -146,6 +154,19 @@ class FastBertTokenizer:
     def _backend_encode(self, text: str) -> tuple[list[int], list[int], list[int]]:
         enc = self.backend.encode(text, add_special_tokens=False)
         return enc.ids, [a for a, _ in enc.offsets], [b for _, b in enc.offsets]
+
+
+def _special_patterns(classes: dict[str, int]) -> tuple["re.Pattern[str]", "re.Pattern[str]"]:
+    """The regexes finding runs of non-isolated characters and splitting them (see ``__init__``)."""
+
+    def char_class(chars: list[str]) -> str:
+        return "[" + "".join(re.escape(c) for c in sorted(chars)) + "]" if chars else r"[^\s\S]"  # never matches
+
+    word = [c for c, k in classes.items() if k == _WORD]
+    skip = [c for c, k in classes.items() if k == _SKIP]
+    other = [c for c, k in classes.items() if k in (_MULTI, _UNSAFE)]
+    runs = re.compile(char_class(word + skip + other) + "+")
+    return runs, re.compile(f"({char_class(word)}+)|{char_class(skip)}+|({char_class(other)})")
 
 
 __all__ = ["FastBertTokenizer"]

@@ -160,7 +160,11 @@ class KBertFeaturizer(Featurizer):
     def _mentions(self, example: Example, text: str, ann) -> list[tuple[int, int, str]]:
         """(start, end, lookup name) of the entities of ``text``, sorted by start."""
         if ann is None:
-            return [(m[0], m[1], m[2]) for m in self.matcher.find(text)]
+            matcher = self.matcher
+            spans = getattr(matcher, "spans", None)  # EntityMatcher: plain tuples, no Match objects
+            if spans is not None:
+                return spans(text)
+            return [(m[0], m[1], m[2]) for m in matcher.find(text)]
         if ann.text != text:
             raise FeaturizeError(f"{_where(example)}: annotation text does not match the example text")
         out = []
@@ -186,7 +190,10 @@ class KBertFeaturizer(Featurizer):
         if not mentions:
             return
         starts, ends = offsets() if offsets is not None else (None, None)
+        cached = self._branch_cache.get
+        units = seg.units
         last_end = 0
+        found = 0
         for start, end, name in mentions:
             if starts is None:
                 ts, te = start, end
@@ -195,11 +202,14 @@ class KBertFeaturizer(Featurizer):
                 te = bisect_left(starts, end)  # tokens starting before the mention ends
             if ts >= te or ts < last_end:  # no token, or shares a token with the previous mention
                 continue
-            self.stats["entities"] += 1
-            br = self.branches(name)
+            found += 1
+            br = cached(name)
+            if br is None:
+                br = self.branches(name)
             if br:
-                seg.units.append((ts, te, br))
+                units.append((ts, te, br))
                 last_end = te
+        self.stats["entities"] += found
 
     # ------------------------------------------------------------------ segments
     def _segment_text(self, example: Example, text: str, ann) -> _Segment:
@@ -283,12 +293,13 @@ class KBertFeaturizer(Featurizer):
         token_task = self.task == "token"
         if not any(keep):
             return self._flatten_plain(example, segs)
-        ids, pos, anc, brn, typ = [cls], [0], [0], [0], [0]
+        ids, pos, anc, brn = [cls], [0], [0], [0]
+        seg_len: list[int] = []  # tokens of each segment in the flattened sequence (token types)
         labels: list[int] = [IGNORE_INDEX]
         tmap: list[int] = [-1]
         k = 0  # branch counter
         p = 1  # trunk position of the next trunk token
-        for s_idx, (seg, n_keep) in enumerate(zip(segs, keep)):
+        for seg, n_keep in zip(segs, keep):
             self.stats["branches_dropped"] += self._total_branches(seg) - n_keep
             self.stats["branches"] += n_keep
             cur = 0  # next trunk token of this segment to emit
@@ -303,7 +314,6 @@ class KBertFeaturizer(Featurizer):
                 anc += range(p, p + ts - cur)
                 anc += [p + ts - cur] * (te - ts)
                 brn += [0] * n
-                typ += [s_idx] * n
                 if token_task:
                     labels += seg.labels[cur:te] if seg.labels is not None else []
                     tmap += seg.tmap[cur:te]
@@ -318,7 +328,6 @@ class KBertFeaturizer(Featurizer):
                     pos += range(last + 1, last + 1 + m)
                     anc += [a] * m
                     brn += [k] * m
-                    typ += [s_idx] * m
                     if token_task:
                         labels += [IGNORE_INDEX] * m
                         tmap += [-1] * m
@@ -329,11 +338,14 @@ class KBertFeaturizer(Featurizer):
             pos += range(p, p + n + 1)
             anc += range(p, p + n + 1)
             brn += [0] * (n + 1)
-            typ += [s_idx] * (n + 1)
+            seg_len.append(len(ids) - sum(seg_len))
             if token_task:
                 labels += (seg.labels[cur : seg.n] if seg.labels is not None else []) + [IGNORE_INDEX]
                 tmap += seg.tmap[cur : seg.n] + [-1]
             p += n + 1
+        typ = [0] * seg_len[0]  # [CLS] and text_a with its branches and [SEP]: 0; text_b: 1
+        if len(seg_len) > 1:
+            typ += [1] * seg_len[1]
         f: dict[str, Any] = {
             "input_ids": ids,
             "token_type_ids": typ,

@@ -29,9 +29,13 @@ def file_sha256(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
 
 
 def kg_cache_key(sources: Sequence[str], build_options: dict[str, Any]) -> str:
-    """Hash of the sources' contents (in order) and the build options."""
+    """Hash of the sources' contents (in order), the build options and the store format version
+    (a newer ``knowledge`` store format gets a fresh build instead of an unreadable cache)."""
+    from knowledge import FORMAT_VERSION
+
     h = hashlib.sha256()
-    h.update(json.dumps({"v": KG_CACHE_VERSION, "options": build_options}, sort_keys=True, default=str).encode())
+    payload = {"v": KG_CACHE_VERSION, "store_format": FORMAT_VERSION, "options": build_options}
+    h.update(json.dumps(payload, sort_keys=True, default=str).encode())
     for src in sources:
         h.update(file_sha256(src).encode())
     return h.hexdigest()

@@ -42,3 +42,18 @@ def test_real_reviews():
     texts = [ln.split("\t", 1)[1] for ln in path.read_text(encoding="utf-8").splitlines()[1:] if "\t" in ln]
     tok = make_tokenizer(build_char_vocab(texts[:50]))  # many characters out of vocab -> [UNK]
     _check(tok, texts)
+
+
+def test_mixed_runs_with_wordpieces():
+    """Runs mixing word characters, whitespace and multi-token characters (split by the piece
+    regex), with a vocabulary that has real WordPieces, equal the backend; classes learned one
+    text at a time (the regexes are rebuilt as new special characters appear)."""
+    from transformers import BertTokenizer
+
+    vocab = build_char_vocab(["中文字苹果"]) + ["ab", "##c", "##ab", "12", "##3", "fi", "##x", "x"]
+    tok = BertTokenizer(vocab={t: i for i, t in enumerate(vocab)}, do_lower_case=True)
+    rng = random.Random(2)
+    pieces = ["ab", "abc", "123", " ", "\t", "ﬁ", "ﬁx", "…", "中", "苹果", "x", "😀", "É", "\u200b", "[UNK]"]
+    texts = ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 12))) for _ in range(1500)]
+    fast = _check(tok, ["中", "ab 中", "ﬁx…ab c"] + texts)
+    assert fast._char["a"] == -1 and fast._char[" "] == -2  # _WORD, _SKIP

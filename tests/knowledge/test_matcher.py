@@ -117,3 +117,75 @@ def test_corrupt_persisted_file_is_rebuilt(tmp_path):
     assert [x.name for x in EntityMatcher.for_store(store).find("头晕")] == ["头晕"]
     assert (tmp_path / "kg.sqlite.matcher").read_bytes() != b"garbage"
     assert matcher_mod.MATCHER_VERSION == 1
+
+
+HAS_RS = matcher_mod._ars is not None
+BOTH_PATHS = [False, pytest.param(True, marks=pytest.mark.skipif(not HAS_RS, reason="ahocorasick_rs not installed"))]
+
+
+@pytest.mark.parametrize("use_rs", BOTH_PATHS)
+def test_both_match_paths_against_brute_force(use_rs):
+    """The pure-pyahocorasick path and the ahocorasick_rs path each equal the brute force,
+    on random names/texts with astral characters, Latin and min_len 1..3."""
+    rng = random.Random(1)
+    alphabet = "甲乙丙丁ab😀𠀀 "
+    for trial in range(400):
+        min_len = 1 + trial % 3
+        names = list(dict.fromkeys("".join(rng.choice(alphabet) for _ in range(rng.randint(1, 6)))
+                                   for _ in range(rng.randint(1, 15))))
+        m = names_matcher(names, min_len=min_len, use_rs=use_rs)
+        assert m.use_rs is use_rs
+        for _ in range(5):
+            text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40)))
+            got = m.find(text)
+            assert [(x.start, x.end, x.name) for x in got] == reference(text, names, min_len), (names, text)
+            assert all(names[x.entity_id] == x.name == text[x.start:x.end] for x in got)
+
+
+@pytest.mark.skipif(not HAS_RS, reason="ahocorasick_rs not installed")
+def test_rs_path_equals_python_path_on_real_kg_names():
+    """Both paths give identical Match lists on real medical KG subjects and real sentences."""
+    from tests.conftest import shared_data
+
+    spo = shared_data("kg_medical", "Medical.spo")
+    ner = shared_data("medical_ner", "train.tsv")
+    names = list(dict.fromkeys(ln.split("\t", 1)[0] for ln in spo.read_text(encoding="utf-8").splitlines()[:20000]))
+    pairs = list(enumerate(names))
+    fast = EntityMatcher.from_names(pairs, use_rs=True)
+    slow = EntityMatcher.from_names(pairs, use_rs=False)
+    texts = ["".join(ln.split("\t")[0].split()) for ln in ner.read_text(encoding="utf-8").splitlines()[1:1501]]
+    found = 0
+    for t in texts:
+        a = fast.find(t)
+        assert a == slow.find(t), t
+        found += len(a)
+    assert found > 100
+
+
+@pytest.mark.skipif(not HAS_RS, reason="ahocorasick_rs not installed")
+def test_rs_matcher_pickles_and_persists(tmp_path):
+    import pickle
+
+    m = names_matcher(["中国", "中国银行", "银行"], use_rs=True)
+    m2 = pickle.loads(pickle.dumps(m))
+    assert m2.use_rs and m2.find("去中国银行") == m.find("去中国银行") == [Match(1, 5, "中国银行", 1)]
+    src = write(tmp_path / "a.spo", "高血压\t症状\t头晕\n")
+    build_kg([src], tmp_path / "kg.sqlite")
+    a = EntityMatcher.for_store(tmp_path / "kg.sqlite", use_rs=False)  # writes the file
+    b = EntityMatcher.for_store(tmp_path / "kg.sqlite", use_rs=True)  # loads the same file
+    assert not a.use_rs and b.use_rs and a.find("高血压伴头晕") == b.find("高血压伴头晕")
+
+
+def test_use_rs_without_the_package_is_an_error(monkeypatch):
+    monkeypatch.setattr(matcher_mod, "_ars", None)
+    assert names_matcher(["中国"]).use_rs is False
+    with pytest.raises(ImportError):
+        names_matcher(["中国"], use_rs=True)
+
+
+@pytest.mark.parametrize("use_rs", BOTH_PATHS)
+def test_spans_equal_find(use_rs):
+    m = names_matcher(["中国", "中国银行", "银行", "国银", "中国人民银行"], use_rs=use_rs)
+    for text in ["", "去中国人民银行和中国", "中国人民和银行", "无"]:
+        assert m.spans(text) == [(x.start, x.end, x.name) for x in m.find(text)]
+    assert names_matcher([], use_rs=use_rs).spans("中国") == []
