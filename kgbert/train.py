@@ -37,11 +37,22 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, DataError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    finally:
+        _shutdown_distributed()
     summary = {k: results[k] for k in ("dev", "test") if k in results}
     for v in summary.values():
         v.pop("per_type", None)
     print(json.dumps({"run_dir": str(config.run_dir), **summary}, ensure_ascii=False, indent=1, default=float))
     return 0
+
+
+def _shutdown_distributed() -> None:
+    """Under torchrun: tear down the process group before exiting, so no rank exits while gloo's
+    threads still run (seen here to abort a rank with "terminate called without an active exception")."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
 
 
 if __name__ == "__main__":

@@ -17,12 +17,15 @@ import sqlite3
 import sys
 import time
 import uuid
+from itertools import count
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
-from .readers import FORMATS, detect_format, open_binary, read_triples
+import numpy as np
+
+from .readers import FORMATS, Columns, SpoReader, detect_format, open_binary, read_triples
 from .store import (FORMAT_VERSION, NAME_INDEXES, OBJECT_INDEX, SCHEMA, PathLike, normalizer,
                     triples_ddl)
 
@@ -291,6 +294,12 @@ def _stage(conn: sqlite3.Connection, paths: list[Path], fmts: list[str], report:
             flush_at = position + batch_size
             last_s, last_si = None, -1
             triples = read_triples(stream, fmt, bad, rdf_names=options["rdf_names"], columns=columns)
+            if (isinstance(triples, SpoReader) and not low_memory and norm is None
+                    and allow is None and deny is None and min_len <= 1):
+                for cols in triples.chunks():
+                    position = _insert_columns(conn, cols, ents, rels, position)
+                    bar.update(done_bytes + raw.tell() - bar.n)
+                triples = ()
             if norm is not None or allow is not None or deny is not None or min_len > 1:
                 triples = _filter(triples, counter, norm, allow, deny, min_len)
             for s, p, o in triples:
@@ -339,6 +348,69 @@ def _stage(conn: sqlite3.Connection, paths: list[Path], fmts: list[str], report:
     conn.execute("COMMIT")
     bar.close()
     return position
+
+
+_INSERT_ENTITIES_JSON = "INSERT INTO entities(id, name) SELECT key + ?, value FROM json_each(?)"
+_INSERT_TRIPLES_PACKED = ("INSERT OR IGNORE INTO triples(s, p, o, id) SELECT value >> ?, (value >> ?) & ?, "
+                          "value & ?, key + ? FROM json_each(?)")
+
+
+def _assign_ids(table: dict[str, int], names: list[str]) -> tuple[np.ndarray, list[str]]:
+    """Ids of ``names`` in ``table``; unseen names get the next ids in order of first appearance.
+
+    Returns ``(ids, new names in id order)``. One C-level ``dict.setdefault`` per name: an unseen
+    name is first stored with a provisional value (``len(table)`` + its index in ``names``, larger
+    than any real id), then renumbered densely; no Python loop per name.
+    """
+    base, n = len(table), len(names)
+    vals = np.fromiter(map(table.setdefault, names, count(base)), dtype=np.int64, count=n)  # (n,)
+    local = vals - base  # (n,) index of the first occurrence in ``names`` for unseen names, else < 0
+    first = np.flatnonzero(local == np.arange(n))  # (k,) where each unseen name first appears
+    if first.size == 0:
+        return vals, []
+    new = list(map(names.__getitem__, first.tolist()))
+    table.update(zip(new, range(base, base + len(new))))
+    unseen = local >= 0
+    vals[unseen] = base + np.searchsorted(first, local[unseen])
+    return vals, new
+
+
+def _insert_columns(conn: sqlite3.Connection, cols: Columns, ents: dict[str, int],
+                    rels: dict[str, int], position: int) -> int:
+    """Assign ids to one chunk of triples and insert them; returns the new ``position``.
+
+    The ids go to SQLite as one JSON array per chunk (``json_each``), each triple packed into one
+    integer when the ids fit in 63 bits, which costs far less than binding rows one by one.
+    """
+    subjects, predicates, objects = cols
+    n = len(subjects)
+    if n == 0:
+        return position
+    names: list = [None] * (2 * n)
+    names[0::2] = subjects  # a triple's subject gets its id before its object
+    names[1::2] = objects
+    eids, new = _assign_ids(ents, names)
+    pids, _ = _assign_ids(rels, predicates)
+    if new:
+        payload = json.dumps(new, ensure_ascii=False)
+        if "\\u0000" in payload:  # SQLite text functions stop at NUL: bind those names as is
+            conn.executemany("INSERT INTO entities(id, name) VALUES (?, ?)",
+                             zip(range(len(ents) - len(new), len(ents)), new))
+        else:
+            conn.execute(_INSERT_ENTITIES_JSON, (len(ents) - len(new), payload))
+    sids, oids = eids[0::2], eids[1::2]  # (n,) each
+    bits_o = max(len(ents) - 1, 1).bit_length()
+    bits_p = max(len(rels) - 1, 1).bit_length()
+    if 2 * bits_o + bits_p <= 63:
+        packed = (sids << (bits_o + bits_p)) | (pids << bits_o) | oids  # (n,) int64
+        conn.execute(_INSERT_TRIPLES_PACKED, (bits_o + bits_p, bits_o, (1 << bits_p) - 1,
+                                              (1 << bits_o) - 1, position + 1,
+                                              "[" + ",".join(map(str, packed.tolist())) + "]"))
+    else:
+        conn.executemany("INSERT OR IGNORE INTO triples(s, p, o, id) VALUES (?, ?, ?, ?)",
+                         zip(sids.tolist(), pids.tolist(), oids.tolist(),
+                             range(position + 1, position + n + 1)))
+    return position + n
 
 
 def _filter(triples: Iterable[tuple[str, str, str]], counter: list[int], norm, allow, deny,

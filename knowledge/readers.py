@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import gzip
 from pathlib import Path
+from itertools import repeat
 from typing import BinaryIO, Callable, Iterator
 from urllib.parse import quote, unquote
 
@@ -65,32 +66,70 @@ def _decode(raw: bytes, n: int, bad: BadFn) -> str | None:
         return None
 
 
-def read_spo(stream: BinaryIO, bad: BadFn, sep: str = "\t", chunk_size: int = 1 << 20) -> TripleIter:
-    """K-BERT ``.spo``: ``subject<TAB>predicate<TAB>object`` per line; blank lines are skipped.
+Columns = tuple[list[str], list[str], list[str]]
+
+
+class SpoReader:
+    """K-BERT ``.spo`` reader: ``subject<TAB>predicate<TAB>object`` per line; blank lines skipped.
 
     Fields are stripped of surrounding whitespace; a line with a column count other than 3 or an
-    empty field is bad. Bytes are read and decoded in 1 MiB chunks (lines are only decoded one by
-    one inside a chunk that holds invalid UTF-8, to find the bad line).
+    empty field is bad. Iterating gives ``(s, p, o)`` tuples; :meth:`chunks` gives the same
+    triples as column lists ``(subjects, predicates, objects)``, one per chunk of input bytes,
+    which is what the fast build path consumes. A chunk is decoded, split and checked with a few
+    whole-chunk string operations; only a chunk that holds a bad line, a blank line or invalid
+    UTF-8 is parsed line by line (so bad lines are still reported at their exact line number).
     """
-    n = 0
-    tail = b""
-    while True:
-        chunk = stream.read(chunk_size)
-        if chunk:
-            chunk = tail + chunk
+
+    def __init__(self, stream: BinaryIO, bad: BadFn, sep: str = "\t",
+                 chunk_size: int = 1 << 22) -> None:
+        self.stream, self.bad, self.sep, self.chunk_size = stream, bad, sep, chunk_size
+
+    def __iter__(self) -> TripleIter:
+        for subjects, predicates, objects in self.chunks():
+            yield from zip(subjects, predicates, objects)
+
+    def _raw_chunks(self) -> Iterator[bytes]:
+        """Byte chunks of whole lines (the last newline of each chunk dropped)."""
+        tail = b""
+        while True:
+            chunk = self.stream.read(self.chunk_size)
+            if not chunk:
+                if tail:
+                    yield tail
+                return
+            chunk = tail + chunk if tail else chunk
             cut = chunk.rfind(b"\n")
             if cut < 0:
                 tail = chunk
                 continue
-            tail, chunk = chunk[cut + 1:], chunk[:cut]
-        else:
-            if not tail:
-                return
-            chunk, tail = tail, b""
-        try:
-            lines: list = chunk.decode("utf-8").split("\n")
-        except UnicodeDecodeError:
-            lines = chunk.split(b"\n")
+            tail = chunk[cut + 1:]
+            yield chunk[:cut]
+
+    def chunks(self) -> Iterator[Columns]:
+        """Column lists per chunk; bad lines go to ``bad(line_number, reason)``."""
+        n = 0  # lines before the current chunk
+        sep = self.sep
+        for chunk in self._raw_chunks():
+            try:
+                text = chunk.decode("utf-8")
+            except UnicodeDecodeError:
+                lines: list = chunk.split(b"\n")
+                yield self._slow(lines, n)
+                n += len(lines)
+                continue
+            if n == 0 and text[:1] == "\ufeff":
+                text = text[1:]
+            lines = text.split("\n")
+            cols = _fast_columns(text, lines, sep)
+            yield cols if cols is not None else self._slow(lines, n)
+            n += len(lines)
+
+    def _slow(self, lines: list, n: int) -> Columns:
+        """Line-by-line parse of one chunk whose first line is line ``n + 1``."""
+        subjects: list[str] = []
+        predicates: list[str] = []
+        objects: list[str] = []
+        bad, sep = self.bad, self.sep
         for line in lines:
             n += 1
             if not isinstance(line, str):
@@ -106,7 +145,9 @@ def read_spo(stream: BinaryIO, bad: BadFn, sep: str = "\t", chunk_size: int = 1 
                 s, p, o = parts
                 s, p, o = s.strip(), p.strip(), o.strip()
                 if s and p and o:
-                    yield s, p, o
+                    subjects.append(s)
+                    predicates.append(p)
+                    objects.append(o)
                     continue
                 bad(n, "empty " + ", ".join(k for k, v in zip(("subject", "predicate", "object"),
                                                               (s, p, o)) if not v))
@@ -114,6 +155,27 @@ def read_spo(stream: BinaryIO, bad: BadFn, sep: str = "\t", chunk_size: int = 1 
                 continue
             else:
                 bad(n, f"expected 3 tab-separated fields, found {len(parts)}")
+        return subjects, predicates, objects
+
+
+def _fast_columns(text: str, lines: list[str], sep: str) -> Columns | None:
+    """Columns of a chunk in which every line has exactly 3 non-blank fields, else None.
+
+    All work is done by C-level string/list operations (no Python loop per line).
+    """
+    if text.count(sep) != 2 * len(lines):
+        return None
+    if list(map(str.count, lines, repeat(sep))).count(2) != len(lines):
+        return None
+    fields = list(map(str.strip, text.replace("\n", sep).split(sep)))
+    if not all(fields):
+        return None
+    return fields[0::3], fields[1::3], fields[2::3]
+
+
+def read_spo(stream: BinaryIO, bad: BadFn, sep: str = "\t", chunk_size: int = 1 << 22) -> SpoReader:
+    """K-BERT ``.spo`` triples (see :class:`SpoReader`); iterate it for ``(s, p, o)`` tuples."""
+    return SpoReader(stream, bad, sep, chunk_size)
 
 
 def iri_to_name(iri: str, names: str = "auto") -> str:
@@ -303,5 +365,5 @@ def read_triples(stream: BinaryIO, fmt: str, bad: BadFn, *, rdf_names: str = "au
     raise ValueError(f"unknown format {fmt!r} (expected one of {', '.join(FORMATS)})")
 
 
-__all__ = ["FORMATS", "ENTITY_NS", "RELATION_NS", "detect_format", "open_binary", "read_triples",
+__all__ = ["SpoReader", "FORMATS", "ENTITY_NS", "RELATION_NS", "detect_format", "open_binary", "read_triples",
            "iri_to_name", "name_to_iri"]
