@@ -17,8 +17,6 @@ CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 @pytest.mark.parametrize("name", ["demo_ner_bert", "demo_ner_kbert"])
 def test_demo_config_trains_and_reloads(tmp_path, monkeypatch, name):
     monkeypatch.setenv("KGBERT_SHARED_DATA", str(shared_data("medical_ner").parent))
-    if name.endswith("kbert"):
-        pytest.importorskip("kgbert.data.kbert")
     cfg = load_config(CONFIGS / f"{name}.yaml", [
         f"output_dir={tmp_path / 'run'}", "data.limit_train=32", "data.limit_eval=8", "training.max_steps=3",
         "training.progress=false", f"kg.cache_dir={tmp_path / 'kg'}",
