@@ -61,13 +61,18 @@ def synthetic(workdir: Path, n: int) -> Path:
     return path
 
 
-def run_build_measured(inputs: list[Path], out: Path, low_memory: bool, cache_mb: int = 64) -> dict:
-    """Build in a fresh process; the report + wall, CPU seconds (wait4) and peak RSS (VmHWM)."""
+def run_build_measured(inputs: list[Path], out: Path, low_memory: bool, cache_mb: int = 64,
+                       code_root: Path = REPO) -> dict:
+    """Build in a fresh process; the report + wall, CPU seconds (wait4) and peak RSS (VmHWM).
+
+    ``code_root``: the folder whose ``knowledge`` package the child imports (an older copy to
+    compare against; the child runs there, and ``-c`` puts its working directory first).
+    """
     cmd = [sys.executable, "-c", _CHILD, *map(str, inputs), str(out), "1" if low_memory else "0",
            str(cache_mb)]
     t = time.perf_counter()
     with tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=err)
+        proc = subprocess.Popen(cmd, cwd=code_root, stdout=subprocess.PIPE, stderr=err)
         out_text = proc.stdout.read().decode("utf-8")  # type: ignore[union-attr]
         proc.stdout.close()  # type: ignore[union-attr]
         _, status, usage = os.wait4(proc.pid, 0)

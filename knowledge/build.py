@@ -21,13 +21,14 @@ from itertools import count
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
-
-import numpy as np
+from typing import TYPE_CHECKING, Callable, Iterable, Sequence
 
 from .readers import FORMATS, Columns, SpoReader, detect_format, open_binary, read_triples
 from .store import (FORMAT_VERSION, NAME_INDEXES, OBJECT_INDEX, SCHEMA, PathLike, normalizer,
                     triples_ddl)
+
+if TYPE_CHECKING:  # numpy is imported when a fast-path build starts, not with the package
+    import numpy as np
 
 logger = logging.getLogger("knowledge.build")
 
@@ -198,10 +199,10 @@ def build_kg(inputs: Iterable[PathLike] | PathLike, out: PathLike, *, name: str 
                 conn.execute("ATTACH DATABASE ? AS st", (str(stage),))
                 _pragmas(conn, "st", cache_mb)
                 conn.execute("CREATE TABLE st.raw(s TEXT NOT NULL, p INTEGER NOT NULL, o TEXT NOT NULL)")
-            staged = _stage(conn, paths, fmts, report, options, strict=strict,
+            staged, tally = _stage(conn, paths, fmts, report, options, strict=strict,
                             max_errors_shown=max_errors_shown, progress=progress, columns=columns,
                             batch_size=batch_size, low_memory=low_memory, on_bad=on_bad)
-            _finish(conn, report, staged, low_memory=low_memory,
+            _finish(conn, report, staged, tally, low_memory=low_memory,
                     index_objects=index_objects, progress=progress)
             meta = _metadata(report, options, time.perf_counter() - t0)
             conn.executemany("INSERT INTO meta(key, value) VALUES (?, ?)",
@@ -240,8 +241,8 @@ def _pragmas(conn: sqlite3.Connection, schema: str, cache_mb: int) -> None:
 def _stage(conn: sqlite3.Connection, paths: list[Path], fmts: list[str], report: BuildReport,
            options: dict, *, strict: bool, max_errors_shown: int, progress: bool,
            columns: tuple[str, str, str] | None, batch_size: int, low_memory: bool,
-           on_bad: Callable[[BadLine], None] | None) -> int:
-    """Parse every input and store the kept triples, in input order.
+           on_bad: Callable[[BadLine], None] | None) -> tuple[int, _Tally]:
+    """Parse every input and store the kept triples, in input order; (triples staged, tally).
 
     Relation ids are assigned here (a small dict). Entity ids too (a dict name -> id), and the
     triples go straight into ``triples`` (``INSERT OR IGNORE``: the primary key de-duplicates),
@@ -261,6 +262,7 @@ def _stage(conn: sqlite3.Connection, paths: list[Path], fmts: list[str], report:
     position = 0
     insert_ents = "INSERT INTO entities(id, name) VALUES (?, ?)"
     ents: dict[str, int] = {}
+    tally = _Tally()
     rels: dict[str, int] = {}
     total = sum(p.stat().st_size for p in paths)
     bar = tqdm(total=total, unit="B", unit_scale=True, desc="reading", disable=not progress,
@@ -294,10 +296,14 @@ def _stage(conn: sqlite3.Connection, paths: list[Path], fmts: list[str], report:
             flush_at = position + batch_size
             last_s, last_si = None, -1
             triples = read_triples(stream, fmt, bad, rdf_names=options["rdf_names"], columns=columns)
-            if (isinstance(triples, SpoReader) and not low_memory and norm is None
-                    and allow is None and deny is None and min_len <= 1):
+            if (isinstance(triples, SpoReader) and norm is None and allow is None
+                    and deny is None and min_len <= 1):
                 for cols in triples.chunks():
-                    position = _insert_columns(conn, cols, ents, rels, position)
+                    if low_memory:
+                        position = _stage_columns(conn, cols, rels, position)
+                    else:
+                        position = _insert_columns(conn, cols, ents, rels, position, tally,
+                                                  dedup=options["dedup"])
                     bar.update(done_bytes + raw.tell() - bar.n)
                 triples = ()
             if norm is not None or allow is not None or deny is not None or min_len > 1:
@@ -335,6 +341,8 @@ def _stage(conn: sqlite3.Connection, paths: list[Path], fmts: list[str], report:
                 conn.executemany(insert_ents, new_ents)
             filtered = counter[0]
             n_read = position - first + filtered
+            if position > tally.position:  # triples went in row by row: no per-predicate tally
+                tally.exact = False
         finally:
             stream.close()
             raw.close()
@@ -347,12 +355,40 @@ def _stage(conn: sqlite3.Connection, paths: list[Path], fmts: list[str], report:
                      [(i, name) for name, i in rels.items()])
     conn.execute("COMMIT")
     bar.close()
-    return position
+    return position, tally
 
 
+#: a triple's ids are packed into one JSON integer when they fit in this many bits (else bound row by row)
+_PACK_BITS = 63
+_INSERT_RAW = "INSERT INTO st.raw(s, p, o) VALUES (?, ?, ?)"
 _INSERT_ENTITIES_JSON = "INSERT INTO entities(id, name) SELECT key + ?, value FROM json_each(?)"
 _INSERT_TRIPLES_PACKED = ("INSERT OR IGNORE INTO triples(s, p, o, id) SELECT value >> ?, (value >> ?) & ?, "
-                          "value & ?, key + ? FROM json_each(?)")
+                          "value & ?, key + ? FROM json_each(?) WHERE value >= 0")
+
+
+class _Tally:
+    """Kept triples per predicate id, counted by the fast path while it inserts.
+
+    ``exact`` turns False when triples went in another way (row by row), and ``position`` is the
+    number of staged triples the fast path has seen; :func:`_finish` falls back to counting in
+    SQL when the tally does not cover every kept triple.
+    """
+
+    def __init__(self) -> None:
+        self.counts: list[int] = []
+        self.exact = True
+        self.position = 0
+
+    def add(self, pids: np.ndarray, n_staged: int) -> None:
+        import numpy as np
+
+        c = np.bincount(pids).tolist()
+        self.counts += [0] * (len(c) - len(self.counts))
+        self.counts[:len(c)] = map(sum, zip(self.counts, c))
+        self.position += n_staged
+
+    def total(self) -> int:
+        return sum(self.counts)
 
 
 def _assign_ids(table: dict[str, int], names: list[str]) -> tuple[np.ndarray, list[str]]:
@@ -362,6 +398,8 @@ def _assign_ids(table: dict[str, int], names: list[str]) -> tuple[np.ndarray, li
     name is first stored with a provisional value (``len(table)`` + its index in ``names``, larger
     than any real id), then renumbered densely; no Python loop per name.
     """
+    import numpy as np
+
     base, n = len(table), len(names)
     vals = np.fromiter(map(table.setdefault, names, count(base)), dtype=np.int64, count=n)  # (n,)
     local = vals - base  # (n,) index of the first occurrence in ``names`` for unseen names, else < 0
@@ -376,12 +414,18 @@ def _assign_ids(table: dict[str, int], names: list[str]) -> tuple[np.ndarray, li
 
 
 def _insert_columns(conn: sqlite3.Connection, cols: Columns, ents: dict[str, int],
-                    rels: dict[str, int], position: int) -> int:
+                    rels: dict[str, int], position: int, tally: _Tally, *,
+                    dedup: bool = True) -> int:
     """Assign ids to one chunk of triples and insert them; returns the new ``position``.
 
     The ids go to SQLite as one JSON array per chunk (``json_each``), each triple packed into one
     integer when the ids fit in 63 bits, which costs far less than binding rows one by one.
+    Repeats inside the chunk are dropped here (the first occurrence is kept), so ``tally`` counts
+    the kept triples per predicate; a repeat of an earlier chunk's triple is left to the primary
+    key (``INSERT OR IGNORE``) and makes the tally inexact.
     """
+    import numpy as np
+
     subjects, predicates, objects = cols
     n = len(subjects)
     if n == 0:
@@ -401,16 +445,59 @@ def _insert_columns(conn: sqlite3.Connection, cols: Columns, ents: dict[str, int
     sids, oids = eids[0::2], eids[1::2]  # (n,) each
     bits_o = max(len(ents) - 1, 1).bit_length()
     bits_p = max(len(rels) - 1, 1).bit_length()
-    if 2 * bits_o + bits_p <= 63:
+    before = conn.total_changes
+    if 2 * bits_o + bits_p <= _PACK_BITS:
         packed = (sids << (bits_o + bits_p)) | (pids << bits_o) | oids  # (n,) int64
+        repeat = _repeats(packed) if dedup else None
+        if repeat is not None:
+            packed[repeat] = -1  # skipped by the WHERE clause; json_each keys stay positions
         conn.execute(_INSERT_TRIPLES_PACKED, (bits_o + bits_p, bits_o, (1 << bits_p) - 1,
                                               (1 << bits_o) - 1, position + 1,
                                               "[" + ",".join(map(str, packed.tolist())) + "]"))
     else:
+        keys = np.stack([sids, pids, oids], axis=1)  # (n, 3)
+        repeat = _repeats(keys) if dedup else None
+        ids = np.arange(position + 1, position + n + 1)  # (n,)
+        keep = slice(None) if repeat is None else np.ones(n, dtype=bool)
+        if repeat is not None:
+            keep[repeat] = False
         conn.executemany("INSERT OR IGNORE INTO triples(s, p, o, id) VALUES (?, ?, ?, ?)",
-                         zip(sids.tolist(), pids.tolist(), oids.tolist(),
-                             range(position + 1, position + n + 1)))
+                         zip(sids[keep].tolist(), pids[keep].tolist(), oids[keep].tolist(),
+                             ids[keep].tolist()))
+    kept_pids = pids if repeat is None else np.delete(pids, repeat)
+    if conn.total_changes - before == len(kept_pids):
+        tally.add(kept_pids, n)
+    else:  # a triple repeated one of an earlier chunk
+        tally.exact = False
+        tally.position += n
     return position + n
+
+
+def _stage_columns(conn: sqlite3.Connection, cols: Columns, rels: dict[str, int],
+                   position: int) -> int:
+    """Low-memory mode: append one chunk to ``st.raw`` (names as text, predicate ids).
+
+    Entity ids are assigned later, in SQL (:func:`_finish`); no name -> id dict is kept.
+    """
+    subjects, predicates, objects = cols
+    if not subjects:
+        return position
+    new = [p for p in dict.fromkeys(predicates) if p not in rels]  # few: no numpy needed
+    rels.update(zip(new, count(len(rels))))
+    conn.executemany(_INSERT_RAW, zip(subjects, map(rels.__getitem__, predicates), objects))
+    return position + len(subjects)
+
+
+def _repeats(keys: np.ndarray) -> np.ndarray | None:
+    """Indices of the rows of ``keys`` ((n,) or (n, k)) that repeat an earlier row, or None."""
+    import numpy as np
+
+    _, first = np.unique(keys, axis=0 if keys.ndim > 1 else None, return_index=True)
+    if len(first) == len(keys):
+        return None
+    mask = np.ones(len(keys), dtype=bool)  # (n,) True = a repeat
+    mask[first] = False
+    return np.flatnonzero(mask)
 
 
 def _filter(triples: Iterable[tuple[str, str, str]], counter: list[int], norm, allow, deny,
@@ -429,7 +516,8 @@ def _filter(triples: Iterable[tuple[str, str, str]], counter: list[int], norm, a
         yield s, p, o
 
 
-def _finish(conn: sqlite3.Connection, report: BuildReport, staged: int, *, low_memory: bool,
+def _finish(conn: sqlite3.Connection, report: BuildReport, staged: int, tally: _Tally, *,
+            low_memory: bool,
             index_objects: bool, progress: bool) -> None:
     """Index names; in low-memory mode assign entity ids and fill ``triples`` in SQL; count."""
     from tqdm import tqdm
@@ -459,11 +547,12 @@ def _finish(conn: sqlite3.Connection, report: BuildReport, staged: int, *, low_m
     report.duplicates = staged - report.kept
     report.entities = conn.execute("SELECT count(*) FROM entities").fetchone()[0]
     report.relations = conn.execute("SELECT count(*) FROM relations").fetchone()[0]
-    counts = [0] * report.relations
-    cur = conn.execute("SELECT p FROM triples")
-    while rows := cur.fetchmany(100_000):
-        for (p,) in rows:
-            counts[p] += 1
+    if tally.exact and tally.position == staged and tally.total() == report.kept:
+        counts = tally.counts + [0] * (report.relations - len(tally.counts))
+    else:  # some triples were inserted row by row, or duplicates spanned chunks: count in SQL
+        counts = [0] * report.relations
+        for p, c in conn.execute("SELECT p, count(*) FROM triples GROUP BY p"):
+            counts[p] = c
     top = sorted(range(len(counts)), key=lambda i: (-counts[i], i))[:10]
     names = dict(conn.execute(f"SELECT id, name FROM relations WHERE id IN ({','.join('?' * len(top))})", top))
     report.top_predicates = [(names[i], counts[i]) for i in top]

@@ -67,6 +67,8 @@ def _decode(raw: bytes, n: int, bad: BadFn) -> str | None:
 
 
 Columns = tuple[list[str], list[str], list[str]]
+#: bytes read per ``.spo`` chunk (1 MiB: larger chunks are no faster and cost peak memory)
+SPO_CHUNK_BYTES = 1 << 20
 
 
 class SpoReader:
@@ -81,8 +83,9 @@ class SpoReader:
     """
 
     def __init__(self, stream: BinaryIO, bad: BadFn, sep: str = "\t",
-                 chunk_size: int = 1 << 22) -> None:
-        self.stream, self.bad, self.sep, self.chunk_size = stream, bad, sep, chunk_size
+                 chunk_size: int | None = None) -> None:
+        self.stream, self.bad, self.sep = stream, bad, sep
+        self.chunk_size = chunk_size or SPO_CHUNK_BYTES
 
     def __iter__(self) -> TripleIter:
         for subjects, predicates, objects in self.chunks():
@@ -173,7 +176,8 @@ def _fast_columns(text: str, lines: list[str], sep: str) -> Columns | None:
     return fields[0::3], fields[1::3], fields[2::3]
 
 
-def read_spo(stream: BinaryIO, bad: BadFn, sep: str = "\t", chunk_size: int = 1 << 22) -> SpoReader:
+def read_spo(stream: BinaryIO, bad: BadFn, sep: str = "\t",
+             chunk_size: int | None = None) -> SpoReader:
     """K-BERT ``.spo`` triples (see :class:`SpoReader`); iterate it for ``(s, p, o)`` tuples."""
     return SpoReader(stream, bad, sep, chunk_size)
 
