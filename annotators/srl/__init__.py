@@ -4,7 +4,7 @@
 from annotators.srl import SrlTagger
 frames = SrlTagger.from_pretrained(model_dir).predict(text, words)   # list[annotators.Frame]
 ```
-See ``docs/readme/srl.md``. Train with ``python -m annotators.srl.train``.
+See ``docs/srl.md``. Train with ``python -m annotators.srl.train``.
 """
 from transformers import AutoConfig, AutoModel, AutoModelForTokenClassification
 
