@@ -1,0 +1,156 @@
+"""Packing a streamed corpus into full-length training sequences (RoBERTa's FULL-SENTENCES).
+
+Documents are drawn from the sources at random in proportion to ``size x weight`` (so a mix of
+registers is seen from the first step), tokenised line by line and concatenated across sentence
+and document boundaries (an extra [SEP] between documents) into sequences of exactly
+``max_length`` tokens ``[CLS] ... [SEP]``; a shuffle buffer mixes neighbouring sequences. The
+stream is endless (a source starts over when exhausted, counting its passes), deterministic
+for a seed, and never holds the corpus in memory. Each sequence carries ``key`` (its position
+in the stream: dynamic masking) and ``pass`` (static masking).
+"""
+from __future__ import annotations
+
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+from torch.utils.data import IterableDataset
+
+from kgbert.pretraining.config import CorpusSource
+from kgbert.pretraining.corpus import iter_split, source_size
+
+
+class Packer:
+    """Concatenate token lines into ``[CLS] x1..x(L-2) [SEP]`` sequences.
+
+    ``add(ids, units)`` takes one line's token ids and, optionally, per-token unit id arrays by
+    field name (``word_ids``: -1 outside any unit, unit ids local to the line); unit ids are made
+    unique in the stream. ``new_document()`` puts a [SEP] before the next line when text is
+    pending.
+    """
+
+    def __init__(self, max_length: int, cls_id: int, sep_id: int, fields: Sequence[str] = ()) -> None:
+        self.body = max_length - 2
+        self.cls_id, self.sep_id = cls_id, sep_id
+        self.fields = tuple(fields)
+        self.ids: list[int] = []
+        self.units: dict[str, list[int]] = {f: [] for f in self.fields}
+        self.offset = {f: 0 for f in self.fields}
+        self.pending_boundary = False
+
+    def new_document(self) -> None:
+        if self.ids:
+            self.pending_boundary = True
+
+    def add(self, ids: Sequence[int], units: dict[str, Sequence[int]] | None = None) -> Iterator[dict[str, Any]]:
+        if not ids:
+            return
+        if self.pending_boundary:
+            self.ids.append(self.sep_id)
+            for f in self.fields:
+                self.units[f].append(-1)
+            self.pending_boundary = False
+        self.ids.extend(ids)
+        for f in self.fields:
+            local = np.asarray(units[f], dtype=np.int64)
+            shifted = np.where(local >= 0, local + self.offset[f], -1)
+            self.offset[f] += int(local.max()) + 1 if len(local) and local.max() >= 0 else 0
+            self.units[f].extend(shifted.tolist())
+        while len(self.ids) >= self.body:
+            yield self._emit(self.body)
+
+    def flush(self) -> Iterator[dict[str, Any]]:
+        if self.ids:
+            yield self._emit(len(self.ids))
+
+    def _emit(self, n: int) -> dict[str, Any]:
+        seq = {"input_ids": [self.cls_id, *self.ids[:n], self.sep_id]}
+        del self.ids[:n]
+        for f in self.fields:
+            seq[f] = [-1, *self.units[f][:n], -1]
+            del self.units[f][:n]
+        return seq
+
+
+def tokenize_lines(tokenizer: Any, lines: list[str]) -> list[list[int]]:
+    return tokenizer(lines, add_special_tokens=False)["input_ids"]
+
+
+class PackedCorpus(IterableDataset):
+    """The endless, shuffled stream of packed training sequences (see the module notes)."""
+
+    def __init__(
+        self,
+        sources: Sequence[CorpusSource],
+        tokenizer: Any,
+        max_length: int,
+        *,
+        seed: int = 0,
+        shuffle_buffer: int = 2048,
+        annotator: Any = None,
+    ) -> None:
+        self.sources = list(sources)
+        self.tokenizer = tokenizer
+        self.max_length = max_length
+        self.seed = seed
+        self.shuffle_buffer = max(1, shuffle_buffer)
+        self.annotator = annotator  # callable(source, doc lines, token ids) -> per-line unit dicts
+        sizes = np.asarray([source_size(s) * s.weight for s in self.sources], dtype=float)
+        self.probs = sizes / sizes.sum()
+
+    def _documents(self, rng: np.random.Generator) -> Iterator[tuple[int, int, list[str]]]:
+        its = [iter_split(s, "train") for s in self.sources]
+        passes = [0] * len(self.sources)
+        while True:
+            k = int(rng.choice(len(self.sources), p=self.probs))
+            try:
+                doc = next(its[k])
+            except StopIteration:
+                passes[k] += 1
+                its[k] = iter_split(self.sources[k], "train")
+                doc = next(its[k])
+            yield k, passes[k], doc
+
+    def _sequences(self, rng: np.random.Generator) -> Iterator[dict[str, Any]]:
+        fields = self.annotator.fields if self.annotator is not None else ()
+        packer = Packer(self.max_length, self.tokenizer.cls_token_id, self.tokenizer.sep_token_id, fields)
+        for k, p, doc in self._documents(rng):
+            packer.new_document()
+            ids = tokenize_lines(self.tokenizer, doc)
+            units = self.annotator(self.sources[k], doc, ids) if self.annotator is not None else [None] * len(doc)
+            for line_ids, line_units in zip(ids, units):
+                for seq in packer.add(line_ids, line_units):
+                    seq["pass"] = p
+                    yield seq
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        rng = np.random.default_rng([self.seed, 11])
+        buf: list[dict[str, Any]] = []
+        key = 0
+        for seq in self._sequences(rng):
+            if len(buf) < self.shuffle_buffer:
+                buf.append(seq)
+                continue
+            j = int(rng.integers(0, len(buf)))
+            out, buf[j] = buf[j], seq
+            out["key"] = key
+            key += 1
+            yield out
+
+
+def heldout_sequences(
+    src: CorpusSource, tokenizer: Any, max_length: int, limit: int, annotator: Any = None
+) -> list[dict[str, Any]]:
+    """The first ``limit`` packed sequences of ``src``'s held-out documents, in file order."""
+    fields = annotator.fields if annotator is not None else ()
+    packer = Packer(max_length, tokenizer.cls_token_id, tokenizer.sep_token_id, fields)
+    out: list[dict[str, Any]] = []
+    for doc in iter_split(src, "heldout"):
+        packer.new_document()
+        ids = tokenize_lines(tokenizer, doc)
+        units = annotator(src, doc, ids) if annotator is not None else [None] * len(doc)
+        for line_ids, line_units in zip(ids, units):
+            out.extend(packer.add(line_ids, line_units))
+            if len(out) >= limit:
+                return out[:limit]
+    out.extend(packer.flush())
+    return out[:limit]
