@@ -1,0 +1,165 @@
+"""End to end on a tiny model: the sparse head, loss falls, the checkpoint layout and loading,
+resume equivalence, continuation from a bert-base-chinese-layout checkpoint, the CLI."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from kgbert.pretraining.run import run_pretraining
+from tests.pretraining.helpers import tiny_config
+
+
+def _losses(run_dir: Path) -> list[float]:
+    recs = [json.loads(l) for l in (run_dir / "train_log.jsonl").read_text().splitlines()]
+    return [r["loss"] for r in recs if "loss" in r]
+
+
+def test_sparse_head_matches_dense_bert_for_masked_lm():
+    from transformers import BertConfig, BertForMaskedLM
+
+    from kgbert.models.modeling_pretraining import BertForSparseMaskedLM
+
+    cfg = BertConfig(vocab_size=50, hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32,
+                     hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+    torch.manual_seed(0)
+    dense = BertForMaskedLM(cfg).eval()
+    sparse = BertForSparseMaskedLM(cfg).eval()
+    sparse.load_state_dict(dense.state_dict())
+    ids = torch.randint(5, 50, (3, 12))
+    labels = torch.full_like(ids, -100)
+    labels[0, 2] = 7
+    labels[1, 5] = 9
+    labels[2, [1, 10]] = 11
+    d, s = dense(input_ids=ids, labels=labels), sparse(input_ids=ids, labels=labels)
+    assert s.logits.shape == (4, 50)
+    torch.testing.assert_close(s.loss, d.loss)
+    torch.testing.assert_close(s.logits, d.logits[labels != -100])
+    assert sparse(input_ids=ids).logits.shape == (3, 12, 50)  # no labels: the usual full logits
+    s.loss.backward()
+    assert sparse.bert.embeddings.word_embeddings.weight.grad is not None
+
+
+@pytest.mark.slow
+def test_tiny_pretraining_run_and_checkpoint_layout(tmp_path):
+    from transformers import AutoModelForMaskedLM
+
+    from kgbert.models import build_model
+
+    cfg = tiny_config(tmp_path, **{"training.max_steps": 16, "training.save_steps": 8})
+    info = run_pretraining(cfg)
+    run = cfg.run_dir
+    losses = _losses(run)
+    assert sum(losses[-3:]) / 3 < sum(losses[:3]) / 3 - 0.3, losses
+    best = run / "best"
+    cfg_json = json.loads((best / "config.json").read_text())
+    assert cfg_json["model_type"] == "bert" and cfg_json["architectures"] == ["BertForMaskedLM"]
+    keys = load_file(str(best / "model.safetensors")).keys()
+    assert {k.split(".")[0] for k in keys} == {"bert", "cls"} and any(k.startswith("cls.predictions.") for k in keys)
+    assert (best / "vocab.txt").is_file() and not (best / "training_args.bin").exists()
+    assert (run / "checkpoints" / "checkpoint-8" / "vocab.txt").is_file()
+    assert info["tokens_seen"] == 16 * 8 * 32
+    assert "eval_paras_accuracy" in info["heldout"] and "paras" in info["unigram_baseline"]
+    mlm = AutoModelForMaskedLM.from_pretrained(str(best), local_files_only=True)
+    assert type(mlm).__name__ == "BertForMaskedLM"
+    emb = load_file(str(best / "model.safetensors"))["bert.embeddings.word_embeddings.weight"]
+    for encoder in ("bert", "kbert"):
+        for task in ("sequence", "pair", "token"):
+            m = build_model(encoder, task, 3, backbone=str(best))
+            torch.testing.assert_close(m.bert.embeddings.word_embeddings.weight, emb)
+
+
+class _StopAt(__import__("transformers").TrainerCallback):
+    def __init__(self, step):
+        self.step = step
+
+    def on_step_end(self, args, state, control, **kw):
+        if state.global_step >= self.step:
+            control.should_training_stop = True
+        return control
+
+
+@pytest.mark.slow
+def test_resume_gives_the_same_weights(tmp_path):
+    full = tiny_config(tmp_path / "a", **{"training.max_steps": 8, "training.save_steps": 4})
+    run_pretraining(full)
+    part = tiny_config(tmp_path / "b", **{"training.max_steps": 8, "training.save_steps": 4})
+    run_pretraining(part, callbacks=[_StopAt(4)])  # "interrupted" after the step-4 checkpoint
+    assert (part.run_dir / "checkpoints" / "checkpoint-4").is_dir()
+    info = run_pretraining(part)
+    assert info["resumed_from"] and info["resumed_from"].endswith("checkpoint-4")
+    a = load_file(str(full.run_dir / "best" / "model.safetensors"))
+    b = load_file(str(part.run_dir / "best" / "model.safetensors"))
+    assert a.keys() == b.keys()
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=0, atol=1e-6, msg=k)
+
+
+def _bert_base_chinese_layout(path: Path, words: list[str]) -> None:
+    """A random checkpoint in bert-base-chinese's layout: BertForPreTraining keys (pooler,
+    cls.predictions, cls.seq_relationship), [unused] slots and specials at 0/100-103."""
+    from transformers import BertConfig, BertForPreTraining
+
+    vocab = ["[PAD]"] + [f"[unused{i}]" for i in range(1, 100)] + ["[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    vocab += sorted({c for w in words for c in w.lower()} | set("，。0123456789abcdefghijklmnopqrstuvwxyz"))
+    path.mkdir(parents=True)
+    (path / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
+    (path / "tokenizer_config.json").write_text(json.dumps({"do_lower_case": True, "tokenizer_class": "BertTokenizer"}))
+    cfg = BertConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
+                     max_position_embeddings=64)
+    torch.manual_seed(1)
+    BertForPreTraining(cfg).save_pretrained(path)
+
+
+@pytest.mark.slow
+def test_continue_from_bert_base_chinese_layout(tmp_path):
+    from kgbert.checkpoints import load_tokenizer
+    from tests.pretraining.helpers import WORDS
+
+    init = tmp_path / "bbc"
+    _bert_base_chinese_layout(init, WORDS)
+    keys0 = load_file(str(init / "model.safetensors"))
+    assert any(k.startswith("cls.seq_relationship.") for k in keys0)
+    cfg = tiny_config(tmp_path, **{"model.init_from": str(init), "model.config": {}, "training.max_steps": 4})
+    tok = load_tokenizer(init)
+    assert tok.mask_token_id == 103
+    from kgbert.pretraining.run import build_pretraining_model
+
+    model = build_pretraining_model(cfg, tok)
+    torch.testing.assert_close(model.bert.embeddings.word_embeddings.weight, keys0["bert.embeddings.word_embeddings.weight"])
+    torch.testing.assert_close(model.cls.predictions.transform.dense.weight, keys0["cls.predictions.transform.dense.weight"])
+    info = run_pretraining(cfg)
+    assert info["global_step"] == 4
+    out = load_file(str(cfg.run_dir / "best" / "model.safetensors"))
+    assert out["bert.embeddings.word_embeddings.weight"].shape == keys0["bert.embeddings.word_embeddings.weight"].shape
+    assert (cfg.run_dir / "best" / "vocab.txt").read_text(encoding="utf-8") == (init / "vocab.txt").read_text(encoding="utf-8")
+    assert not (cfg.run_dir / "init").exists()  # the checkpoint's vocabulary is used as it is
+
+
+def test_collator_random_ids_skip_bert_base_chinese_specials(tmp_path):
+    from kgbert.checkpoints import load_tokenizer
+    from kgbert.data.collators import build_collator
+    from tests.pretraining.helpers import WORDS
+
+    _bert_base_chinese_layout(tmp_path / "bbc", WORDS)
+    col = build_collator("mlm", load_tokenizer(tmp_path / "bbc"))
+    assert not {0, 100, 101, 102, 103} & set(col.random_ids.tolist())
+
+
+@pytest.mark.slow
+def test_cli_errors_and_print_config(tmp_path, capsys):
+    from kgbert.pretrain import main
+
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(b"ok\n\xff\n")
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"output_dir: {tmp_path / 'run'}\ndata:\n  corpus:\n    - {{path: {bad}}}\ntraining: {{progress: false}}\n")
+    assert main([str(cfg), "vocab.min_count=1"]) == 2
+    assert f"{bad}:2: invalid UTF-8" in capsys.readouterr().err
+    assert not (tmp_path / "run" / "init").exists()  # nothing half-written is left to trust
+    assert main([str(cfg), "trianing.lr=1"]) == 2
+    assert "unknown key 'trianing'" in capsys.readouterr().err
+    assert main([str(cfg), "--print-config"]) == 0
