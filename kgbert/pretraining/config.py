@@ -76,6 +76,9 @@ class MaskingConfig:
     static: bool = False  # True: one fixed mask per example per duplicate (original BERT)
     duplicates: int = 10  # static masking: distinct masks per example (BERT's dupe_factor)
     options: dict[str, Any] = field(default_factory=dict)  # strategy options (e.g. ernie stages)
+    # corpus annotator for wwm/ernie (default: jieba_words for wwm, spacy_pipeline for ernie) and its options
+    annotator: Optional[str] = None
+    annotator_options: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass

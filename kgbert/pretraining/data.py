@@ -86,19 +86,20 @@ class PackedCorpus(IterableDataset):
         *,
         seed: int = 0,
         shuffle_buffer: int = 2048,
-        annotator: Any = None,
+        annotated: dict[str, Any] | None = None,
     ) -> None:
         self.sources = list(sources)
         self.tokenizer = tokenizer
         self.max_length = max_length
         self.seed = seed
         self.shuffle_buffer = max(1, shuffle_buffer)
-        self.annotator = annotator  # callable(source, doc lines, token ids) -> per-line unit dicts
+        # source label -> kgbert.pretraining.annotate.AnnotatedSource (wwm/ernie): documents with spans
+        self.annotated = annotated
         sizes = np.asarray([source_size(s) * s.weight for s in self.sources], dtype=float)
         self.probs = sizes / sizes.sum()
 
-    def _documents(self, rng: np.random.Generator) -> Iterator[tuple[int, int, list[str]]]:
-        its = [iter_split(s, "train") for s in self.sources]
+    def _documents(self, rng: np.random.Generator) -> Iterator[tuple[int, int, Any]]:
+        its = [_split_docs(s, "train", self.annotated) for s in self.sources]
         passes = [0] * len(self.sources)
         while True:
             k = int(rng.choice(len(self.sources), p=self.probs))
@@ -106,17 +107,15 @@ class PackedCorpus(IterableDataset):
                 doc = next(its[k])
             except StopIteration:
                 passes[k] += 1
-                its[k] = iter_split(self.sources[k], "train")
+                its[k] = _split_docs(self.sources[k], "train", self.annotated)
                 doc = next(its[k])
             yield k, passes[k], doc
 
     def _sequences(self, rng: np.random.Generator) -> Iterator[dict[str, Any]]:
-        fields = self.annotator.fields if self.annotator is not None else ()
-        packer = Packer(self.max_length, self.tokenizer.cls_token_id, self.tokenizer.sep_token_id, fields)
+        packer = Packer(self.max_length, self.tokenizer.cls_token_id, self.tokenizer.sep_token_id, _unit_fields(self.annotated))
         for k, p, doc in self._documents(rng):
             packer.new_document()
-            ids = tokenize_lines(self.tokenizer, doc)
-            units = self.annotator(self.sources[k], doc, ids) if self.annotator is not None else [None] * len(doc)
+            ids, units = _tokenize_doc(self.tokenizer, doc)
             for line_ids, line_units in zip(ids, units):
                 for seq in packer.add(line_ids, line_units):
                     seq["pass"] = p
@@ -137,17 +136,39 @@ class PackedCorpus(IterableDataset):
             yield out
 
 
+def _split_docs(src: CorpusSource, split: str, annotated: dict[str, Any] | None) -> Iterator[Any]:
+    """Plain documents (list of lines), or (lines, spans) from the annotation cache."""
+    if annotated is None:
+        return iter_split(src, split)
+    return annotated[src.label].iter_split(split)
+
+
+def _unit_fields(annotated: dict[str, Any] | None) -> tuple[str, ...]:
+    from kgbert.pretraining.annotate import UNIT_FIELD
+
+    if not annotated:
+        return ()
+    first = next(iter(annotated.values()))
+    return tuple(UNIT_FIELD[f] for f in first.fields)
+
+
+def _tokenize_doc(tokenizer: Any, doc: Any) -> tuple[list[list[int]], list[Any]]:
+    if isinstance(doc, tuple):
+        from kgbert.pretraining.annotate import units_for_lines
+
+        return units_for_lines(tokenizer, doc[0], doc[1])
+    return tokenize_lines(tokenizer, doc), [None] * len(doc)
+
+
 def heldout_sequences(
-    src: CorpusSource, tokenizer: Any, max_length: int, limit: int, annotator: Any = None
+    src: CorpusSource, tokenizer: Any, max_length: int, limit: int, annotated: dict[str, Any] | None = None
 ) -> list[dict[str, Any]]:
     """The first ``limit`` packed sequences of ``src``'s held-out documents, in file order."""
-    fields = annotator.fields if annotator is not None else ()
-    packer = Packer(max_length, tokenizer.cls_token_id, tokenizer.sep_token_id, fields)
+    packer = Packer(max_length, tokenizer.cls_token_id, tokenizer.sep_token_id, _unit_fields(annotated))
     out: list[dict[str, Any]] = []
-    for doc in iter_split(src, "heldout"):
+    for doc in _split_docs(src, "heldout", annotated):
         packer.new_document()
-        ids = tokenize_lines(tokenizer, doc)
-        units = annotator(src, doc, ids) if annotator is not None else [None] * len(doc)
+        ids, units = _tokenize_doc(tokenizer, doc)
         for line_ids, line_units in zip(ids, units):
             out.extend(packer.add(line_ids, line_units))
             if len(out) >= limit:

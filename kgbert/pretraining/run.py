@@ -256,6 +256,26 @@ def prepare_tokenizer(config: PretrainConfig, run_dir: Path, is_main: bool = Tru
     return load_tokenizer(init), counts
 
 
+DEFAULT_ANNOTATOR = {"wwm": "jieba_words", "ernie": "spacy_pipeline"}
+
+
+def prepare_annotations(config: PretrainConfig) -> dict[str, Any] | None:
+    """Annotation caches of every source (built once; see :mod:`kgbert.pretraining.annotate`),
+    or None when the masking strategy needs no annotation."""
+    m = config.masking
+    name = m.annotator or DEFAULT_ANNOTATOR.get(m.strategy)
+    if name is None:
+        return None
+    from kgbert.pretraining.annotate import AnnotatedSource, build_annotator, build_cache
+
+    annotator = build_annotator(name, **m.annotator_options)
+    out = {}
+    for s in config.data.corpus:
+        d = build_cache(s, annotator, config.data.cache_dir, config.training.progress)
+        out[s.label] = AnnotatedSource(s, d, annotator.fields)
+    return out
+
+
 def build_pretraining_model(config: PretrainConfig, tokenizer) -> torch.nn.Module:
     from kgbert.models.modeling_pretraining import BertForSparseMaskedLM
 
@@ -366,12 +386,10 @@ def run_pretraining(config: PretrainConfig, *, callbacks: Sequence[TrainerCallba
     if config.training.threads:
         torch.set_num_threads(config.training.threads)
     check_sources(config.data.corpus)
-    if config.masking.strategy != "mlm":
-        from kgbert.data.collators import COLLATORS
+    from kgbert.data.collators import COLLATORS
 
-        if config.masking.strategy not in COLLATORS:
-            raise ConfigError(f"masking.strategy: unknown {config.masking.strategy!r}; known: {sorted(COLLATORS)}")
-        raise ConfigError(f"masking.strategy={config.masking.strategy!r} needs the annotation cache, not built in this version")
+    if config.masking.strategy not in COLLATORS:
+        raise ConfigError(f"masking.strategy: unknown {config.masking.strategy!r}; known: {sorted(COLLATORS)}")
     run_dir = config.run_dir
     sources = config.data.corpus
     has_eval = any(s.holdout > 0 for s in sources)
@@ -384,6 +402,7 @@ def run_pretraining(config: PretrainConfig, *, callbacks: Sequence[TrainerCallba
             if not (run_dir / "corpus.json").is_file():
                 _write_json(run_dir / "corpus.json", corpus_manifest(config))
         tokenizer, counts = prepare_tokenizer(config, run_dir, is_main)
+        annotated = prepare_annotations(config)  # main first: other ranks open the complete caches
     resume_from = _resume_point(config, run_dir / "checkpoints")
 
     m = config.masking
@@ -398,11 +417,11 @@ def run_pretraining(config: PretrainConfig, *, callbacks: Sequence[TrainerCallba
     eval_sets = {}
     for s in sources:
         if s.holdout > 0:
-            seqs = heldout_sequences(s, tokenizer, config.data.max_length, config.data.eval_sequences)
+            seqs = heldout_sequences(s, tokenizer, config.data.max_length, config.data.eval_sequences, annotated)
             if seqs:
                 eval_sets[s.label] = EvalSet(s.label, seqs, eval_collator, config.training.batch_size)
     train_data = PackedCorpus(sources, tokenizer, config.data.max_length, seed=config.seed,
-                              shuffle_buffer=config.data.shuffle_buffer)
+                              shuffle_buffer=config.data.shuffle_buffer, annotated=annotated)
     model = build_pretraining_model(config, tokenizer)
     baseline = unigram_baseline(counts, tokenizer, eval_sets)
     if is_main:

@@ -1,0 +1,95 @@
+"""The annotation cache (Arrow, keyed, atomic) and word alignment for whole-word masking."""
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from kgbert.checkpoints import make_tokenizer
+from kgbert.pretraining.annotate import AnnotatedSource, JiebaWordAnnotator, align_units, build_cache, cache_key
+from kgbert.pretraining.config import CorpusSource, VocabConfig
+from kgbert.pretraining.data import PackedCorpus
+from kgbert.pretraining.vocab import build_corpus_vocab
+from tests.conftest import shared_data
+from tests.pretraining.helpers import write_corpus
+
+
+class _Failing(JiebaWordAnnotator):
+    def __init__(self, fail_after):
+        super().__init__()
+        self.calls, self.fail_after = 0, fail_after
+
+    def __call__(self, lines):
+        self.calls += 1
+        if self.calls > self.fail_after:
+            raise KeyboardInterrupt("simulated interruption")
+        return super().__call__(lines)
+
+
+def test_cache_is_atomic_keyed_and_reused(tmp_path):
+    p1, _ = write_corpus(tmp_path / "c", n_docs=40)
+    src = CorpusSource(path=str(p1))
+    root = tmp_path / "cache"
+    with pytest.raises(KeyboardInterrupt):
+        build_cache(src, _Failing(5), root, progress=False)
+    assert not [p for p in root.iterdir()]  # nothing half-written left behind
+    (root / f".{p1.name}-jieba_words-deadbeef.xyz").mkdir()  # as if a build was killed (-9)
+    ann = JiebaWordAnnotator()
+    d = build_cache(src, ann, root, progress=False)
+    assert (d / "meta.json").is_file() and (d / "data.arrow").is_file()
+    mtime = (d / "data.arrow").stat().st_mtime_ns
+    assert build_cache(src, ann, root, progress=False) == d and (d / "data.arrow").stat().st_mtime_ns == mtime
+    assert cache_key(src, JiebaWordAnnotator(hmm=False)) != cache_key(src, ann)
+    p1.write_text(p1.read_text(encoding="utf-8") + "新的一句。\n", encoding="utf-8")
+    assert cache_key(src, ann) != cache_key(CorpusSource(path=str(p1), format="docs"), ann)
+    docs = list(AnnotatedSource(src, d, ann.fields).iter_split("train"))
+    assert len(docs) == 40 and all(len(lines) == len(sp["words"]) for lines, sp in docs)
+
+
+def test_align_units():
+    # "高血压 患者 abc" with words [0,3) [3,5) [6,9) (a space dropped)
+    offsets = [(0, 1), (1, 2), (2, 3), (3, 4), (4, 5), (6, 7), (7, 8), (8, 9)]
+    assert align_units(offsets, [0, 3, 3, 5, 6, 9], True) == [0, 0, 0, 1, 1, 2, 2, 2]
+    assert align_units(offsets, [3, 5], False) == [-1, -1, -1, 0, 0, -1, -1, -1]
+    assert align_units([], [0, 1], True) == []
+
+
+def test_packed_word_ids_follow_jieba_words(tmp_path):
+    import jieba
+
+    p1, p2 = write_corpus(tmp_path / "c", n_docs=30)
+    srcs = [CorpusSource(path=str(p1)), CorpusSource(path=str(p2), format="docs")]
+    vocab, _ = build_corpus_vocab(srcs, VocabConfig(min_count=1), progress=False)
+    tok = make_tokenizer(vocab)
+    ann = JiebaWordAnnotator()
+    annotated = {s.label: AnnotatedSource(s, build_cache(s, ann, tmp_path / "cache", progress=False), ann.fields) for s in srcs}
+    seqs = list(itertools.islice(iter(PackedCorpus(srcs, tok, 24, seed=0, shuffle_buffer=4, annotated=annotated)), 40))
+    words = {w.lower() for s in srcs for doc in open(s.path, encoding="utf-8") for w in jieba.cut(doc.strip())}
+    n_multi = 0
+    for s in seqs:
+        ids, wid = np.asarray(s["input_ids"]), np.asarray(s["word_ids"])
+        assert len(wid) == len(ids) and wid[0] == -1 and wid[-1] == -1
+        for w in np.unique(wid[wid >= 0]):
+            pos = np.flatnonzero(wid == w)
+            assert np.all(np.diff(pos) == 1)  # a word is contiguous
+            text = "".join(t.removeprefix("##") for t in tok.convert_ids_to_tokens(ids[pos].tolist()))
+            if pos[0] > 0 and pos[-1] < len(ids) - 1 and wid[pos[0] - 1] != w:
+                assert text in words or any(text in x for x in words), text  # (a word cut by a sequence end is partial)
+            n_multi += len(pos) > 1
+    assert n_multi > 20
+
+
+def test_jieba_words_identical_to_spacy_pipeline():
+    from annotators import make_pipeline, to_annotation
+
+    path = shared_data("corpus_cluecorpussmall", "CLUECorpusSmall_bert_sampled.txt")
+    lines = [l.strip() for l in itertools.islice(open(path, encoding="utf-8"), 300) if l.strip()][:200]
+    lines += ["ABC 公司 2024年 发布了 iPhone15。", "  空格  在前后  "]
+    nlp = make_pipeline(components=[])
+    ann = JiebaWordAnnotator()
+    fast = ann(lines)
+    for doc, f, text in zip(nlp.pipe(lines), fast, lines):
+        slow = [x for w in to_annotation(doc).words for x in w]
+        assert f["words"] == slow, text
