@@ -14,7 +14,7 @@ is the only tokenizer-dependent step and costs microseconds per line).
 
 A build writes into a temporary directory and renames it into place only when complete (with
 ``meta.json`` written last inside it), so an interrupted build leaves nothing a later run
-trusts; leftover temporary directories are ignored and removed by the next build.
+trusts; a temporary directory whose process is gone is removed by the next build.
 """
 from __future__ import annotations
 
@@ -153,9 +153,11 @@ def build_cache(src: CorpusSource, annotator: Any, cache_root: str | os.PathLike
     if (final / "meta.json").is_file():
         return final
     root.mkdir(parents=True, exist_ok=True)
-    for stale in root.glob(f".{final.name}.*"):  # an interrupted build: never trusted
-        shutil.rmtree(stale, ignore_errors=True)
+    for stale in root.glob(f".{final.name}.*"):  # an interrupted build (its process is gone): never trusted
+        if not _owner_alive(stale):
+            shutil.rmtree(stale, ignore_errors=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=root))
+    (tmp / "pid").write_text(str(os.getpid()))
     t0 = time.time()
     n_docs = n_lines = 0
     try:
@@ -177,6 +179,10 @@ def build_cache(src: CorpusSource, annotator: Any, cache_root: str | os.PathLike
                 "cache_version": CACHE_VERSION}
         with open(tmp / "meta.json", "w", encoding="utf-8") as fh:
             json.dump(meta, fh, ensure_ascii=False, indent=1)
+        (tmp / "pid").unlink()
+        if (final / "meta.json").is_file():  # another process finished the same build first
+            shutil.rmtree(tmp)
+            return final
         if final.exists():
             shutil.rmtree(final)
         os.replace(tmp, final)
@@ -184,6 +190,21 @@ def build_cache(src: CorpusSource, annotator: Any, cache_root: str | os.PathLike
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return final
+
+
+def _owner_alive(tmp: Path) -> bool:
+    """Whether the process that writes the temporary build directory ``tmp`` still runs."""
+    try:
+        pid = int((tmp / "pid").read_text())
+    except (OSError, ValueError):
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 class AnnotatedSource:

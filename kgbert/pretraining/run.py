@@ -410,9 +410,11 @@ def run_pretraining(config: PretrainConfig, *, callbacks: Sequence[TrainerCallba
         m.strategy, tokenizer, mlm_probability=m.mlm_probability, mask_replace=m.mask_replace,
         random_replace=m.random_replace, static=m.static, duplicates=m.duplicates, seed=config.seed, **m.options,
     )
+    # held-out accuracy always uses BERT token masking, whatever the training strategy: runs with
+    # mlm, wwm and ernie are scored on the same positions of the same text
     eval_collator = build_collator(
-        m.strategy, tokenizer, mlm_probability=m.mlm_probability, mask_replace=m.mask_replace,
-        random_replace=m.random_replace, static=False, seed=config.seed + EVAL_SEED_OFFSET, **m.options,
+        "mlm", tokenizer, mlm_probability=m.mlm_probability, mask_replace=m.mask_replace,
+        random_replace=m.random_replace, static=False, seed=config.seed + EVAL_SEED_OFFSET,
     )
     eval_sets = {}
     for s in sources:

@@ -35,10 +35,13 @@ def test_cache_is_atomic_keyed_and_reused(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         build_cache(src, _Failing(5), root, progress=False)
     assert not [p for p in root.iterdir()]  # nothing half-written left behind
-    (root / f".{p1.name}-jieba_words-deadbeef.xyz").mkdir()  # as if a build was killed (-9)
+    killed = root / f".{p1.name}-jieba_words-{cache_key(src, JiebaWordAnnotator())[:16]}.xyz"
+    killed.mkdir()  # as if a build was killed (-9): no live owner
+    (killed / "pid").write_text("999999999")
     ann = JiebaWordAnnotator()
     d = build_cache(src, ann, root, progress=False)
-    assert (d / "meta.json").is_file() and (d / "data.arrow").is_file()
+    assert (d / "meta.json").is_file() and (d / "data.arrow").is_file() and not (d / "pid").exists()
+    assert not killed.exists()
     mtime = (d / "data.arrow").stat().st_mtime_ns
     assert build_cache(src, ann, root, progress=False) == d and (d / "data.arrow").stat().st_mtime_ns == mtime
     assert cache_key(src, JiebaWordAnnotator(hmm=False)) != cache_key(src, ann)
