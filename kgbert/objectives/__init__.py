@@ -1,6 +1,22 @@
-"""Pretraining objectives, one per file, by name (``model.objectives`` in a pretraining config)."""
+"""Pretraining objectives, one per file, by name (``model.objectives`` in a pretraining config).
+
+``mlm`` is always on; ``nsp`` (BERT) or ``sop`` (ALBERT) adds a sentence-pair target, which
+switches the data from FULL-SENTENCES packing to sentence pairs and the model to
+:class:`~kgbert.models.modeling_pretraining.BertForSparsePreTraining`.
+"""
 from kgbert.objectives.mlm import MaskedLM
+from kgbert.objectives.nsp import NextSentencePrediction
+from kgbert.objectives.sentence import SentenceObjective
+from kgbert.objectives.sop import SentenceOrderPrediction
 
-OBJECTIVES = {"mlm": MaskedLM}
+OBJECTIVES = {"mlm": MaskedLM, "nsp": NextSentencePrediction, "sop": SentenceOrderPrediction}
 
-__all__ = ["OBJECTIVES", "MaskedLM"]
+
+def sentence_objective(objectives: list[str]) -> SentenceObjective | None:
+    """The sentence objective among ``objectives`` (an instance), or None."""
+    names = [o for o in objectives if o in ("nsp", "sop")]
+    return OBJECTIVES[names[0]]() if names else None
+
+
+__all__ = ["OBJECTIVES", "MaskedLM", "NextSentencePrediction", "SentenceObjective", "SentenceOrderPrediction",
+           "sentence_objective"]

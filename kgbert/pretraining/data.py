@@ -175,3 +175,93 @@ def heldout_sequences(
                 return out[:limit]
     out.extend(packer.flush())
     return out[:limit]
+
+
+def _flatten(segment: list[tuple[list[int], Any]], fields: Sequence[str]) -> tuple[list[int], dict[str, list[int]]]:
+    """Concatenate a segment's lines; unit ids are made unique across its lines."""
+    ids: list[int] = []
+    units: dict[str, list[int]] = {f: [] for f in fields}
+    offset = {f: 0 for f in fields}
+    for line_ids, line_units in segment:
+        ids.extend(line_ids)
+        for f in fields:
+            local = np.asarray(line_units[f], dtype=np.int64)
+            units[f].extend(np.where(local >= 0, local + offset[f], -1).tolist())
+            if len(local) and local.max() >= 0:
+                offset[f] += int(local.max()) + 1
+    return ids, units
+
+
+class PairedCorpus(PackedCorpus):
+    """Sentence pairs for NSP/SOP (BERT's ``create_pretraining_data``): consecutive lines of a
+    document fill up to ``max_length - 3`` tokens and are split at a random line boundary into
+    A and B; the objective then relabels the pair (NSP: B from another document; SOP: swapped).
+    Sequences are ``[CLS] A [SEP] B [SEP]`` with token types 0/1 and ``next_sentence_label``."""
+
+    def __init__(self, *args: Any, objective: Any, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self.objective = objective
+
+    def _sequences(self, rng: np.random.Generator) -> Iterator[dict[str, Any]]:
+        from collections import deque
+
+        fields = _unit_fields(self.annotated)
+        target = self.max_length - 3
+        pool: deque = deque(maxlen=16)  # recent documents: where NSP's random segments come from
+
+        def random_segment():
+            if not pool:
+                return None
+            doc = pool[int(rng.integers(0, len(pool)))]
+            start = int(rng.integers(0, len(doc)))
+            seg, n = [], 0
+            for line in doc[start:]:
+                seg.append(line)
+                n += len(line[0])
+                if n >= target // 2:
+                    break
+            return seg
+
+        for _, p, doc in self._documents(rng):
+            ids, units = _tokenize_doc(self.tokenizer, doc)
+            lines = [(i, u if u is not None else {}) for i, u in zip(ids, units) if i]
+            chunk, n = [], 0
+            for j, line in enumerate(lines):
+                chunk.append(line)
+                n += len(line[0])
+                if n < target and j < len(lines) - 1:
+                    continue
+                from kgbert.objectives.sentence import split_chunk
+
+                a, b = split_chunk(chunk, rng)
+                chunk, n = [], 0
+                if not b:
+                    continue
+                a, b, label = self.objective.make_label(a, b, rng, random_segment)
+                yield self._pair(a, b, label, fields, p, target)
+            if lines:
+                pool.append(lines)
+
+    def _pair(self, a, b, label: int, fields: Sequence[str], p: int, target: int) -> dict[str, Any]:
+        ia, ua = _flatten(a, fields)
+        ib, ub = _flatten(b, fields)
+        while len(ia) + len(ib) > target:  # truncate the longer segment at its end
+            if len(ia) >= len(ib):
+                ia.pop()
+                for f in fields:
+                    ua[f].pop()
+            else:
+                ib.pop()
+                for f in fields:
+                    ub[f].pop()
+        cls, sep = self.tokenizer.cls_token_id, self.tokenizer.sep_token_id
+        out: dict[str, Any] = {
+            "input_ids": [cls, *ia, sep, *ib, sep],
+            "token_type_ids": [0] * (len(ia) + 2) + [1] * (len(ib) + 1),
+            "next_sentence_label": label,
+            "pass": p,
+        }
+        for f in fields:
+            shift = max(ua[f], default=-1) + 1
+            out[f] = [-1, *ua[f], -1, *[u + shift if u >= 0 else -1 for u in ub[f]], -1]
+        return out

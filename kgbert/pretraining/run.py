@@ -30,7 +30,7 @@ from transformers.trainer_utils import get_last_checkpoint
 from kgbert.data.collators import IGNORE_INDEX, MaskingCollator, build_collator
 from kgbert.pretraining.config import ConfigError, PretrainConfig, dump_pretrain_config
 from kgbert.pretraining.corpus import check_sources
-from kgbert.pretraining.data import PackedCorpus, heldout_sequences
+from kgbert.pretraining.data import PackedCorpus, PairedCorpus, heldout_sequences
 
 EVAL_SEED_OFFSET = 1_000_003
 
@@ -277,7 +277,10 @@ def prepare_annotations(config: PretrainConfig) -> dict[str, Any] | None:
 
 
 def build_pretraining_model(config: PretrainConfig, tokenizer) -> torch.nn.Module:
-    from kgbert.models.modeling_pretraining import BertForSparseMaskedLM
+    """``BertForSparseMaskedLM`` (mlm only) or ``BertForSparsePreTraining`` (mlm + nsp/sop)."""
+    from kgbert.models.modeling_pretraining import BertForSparseMaskedLM, BertForSparsePreTraining
+
+    model_cls = BertForSparsePreTraining if any(o in ("nsp", "sop") for o in config.model.objectives) else BertForSparseMaskedLM
 
     if config.model.init_from:
         path = config.model.init_from
@@ -287,11 +290,11 @@ def build_pretraining_model(config: PretrainConfig, tokenizer) -> torch.nn.Modul
         bc = BertConfig.from_pretrained(path, local_files_only=True, **overrides)
         if bc.vocab_size != len(tokenizer):
             raise ConfigError(f"model.init_from: vocab_size {bc.vocab_size} != tokenizer size {len(tokenizer)} in {path}")
-        return BertForSparseMaskedLM.from_pretrained(path, config=bc, local_files_only=True)
+        return model_cls.from_pretrained(path, config=bc, local_files_only=True)
     cfg = {"max_position_embeddings": 512, "type_vocab_size": 2, **config.model.config}
     bc = BertConfig(vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id, **cfg)
     set_seed(config.seed)
-    return BertForSparseMaskedLM(bc)
+    return model_cls(bc)
 
 
 def training_arguments(config: PretrainConfig, run_dir: Path, has_eval: bool) -> TrainingArguments:
@@ -327,7 +330,7 @@ def training_arguments(config: PretrainConfig, run_dir: Path, has_eval: bool) ->
         ddp_backend=t.ddp_backend,
         disable_tqdm=not t.progress,
         remove_unused_columns=False,
-        label_names=["labels"],
+        label_names=["labels", "next_sentence_label"] if any(o in ("nsp", "sop") for o in config.model.objectives) else ["labels"],
         use_cpu=not torch.cuda.is_available(),
     )
 
@@ -350,7 +353,7 @@ def export_checkpoint(trainer: Trainer, out_dir: Path, info: dict[str, Any], exp
         cfg_path = tmp / "config.json"
         with open(cfg_path, encoding="utf-8") as fh:
             cfg = json.load(fh)
-        cfg["architectures"] = ["BertForMaskedLM"]
+        cfg["architectures"] = ["BertForPreTraining" if "PreTraining" in type(trainer.model).__name__ else "BertForMaskedLM"]
         if export_dropout is not None:
             info = {**info, "pretraining_dropout": {k: cfg.get(k) for k in ("hidden_dropout_prob", "attention_probs_dropout_prob")}}
             cfg["hidden_dropout_prob"] = cfg["attention_probs_dropout_prob"] = export_dropout
@@ -422,8 +425,15 @@ def run_pretraining(config: PretrainConfig, *, callbacks: Sequence[TrainerCallba
             seqs = heldout_sequences(s, tokenizer, config.data.max_length, config.data.eval_sequences, annotated)
             if seqs:
                 eval_sets[s.label] = EvalSet(s.label, seqs, eval_collator, config.training.batch_size)
-    train_data = PackedCorpus(sources, tokenizer, config.data.max_length, seed=config.seed,
-                              shuffle_buffer=config.data.shuffle_buffer, annotated=annotated)
+    from kgbert.objectives import sentence_objective
+
+    objective = sentence_objective(config.model.objectives)
+    if objective is None:
+        train_data = PackedCorpus(sources, tokenizer, config.data.max_length, seed=config.seed,
+                                  shuffle_buffer=config.data.shuffle_buffer, annotated=annotated)
+    else:
+        train_data = PairedCorpus(sources, tokenizer, config.data.max_length, seed=config.seed,
+                                  shuffle_buffer=config.data.shuffle_buffer, annotated=annotated, objective=objective)
     model = build_pretraining_model(config, tokenizer)
     baseline = unigram_baseline(counts, tokenizer, eval_sets)
     if is_main:
