@@ -96,3 +96,30 @@ def test_jieba_words_identical_to_spacy_pipeline():
     for doc, f, text in zip(nlp.pipe(lines), fast, lines):
         slow = [x for w in to_annotation(doc).words for x in w]
         assert f["words"] == slow, text
+
+
+@pytest.mark.slow
+def test_ernie_units_from_the_spacy_pipeline(tmp_path):
+    """The spaCy annotator caches words, entities and phrases; ernie masks entities whole."""
+    from kgbert.data.collators import build_collator
+    from kgbert.data.collators import units_from_ids
+    from kgbert.pretraining.annotate import SpacyAnnotator
+
+    p = tmp_path / "c.txt"
+    p.write_text("北京大学的张三教授在上海发表了重要讲话。\n\n李四昨天去了中国银行办理业务。\n", encoding="utf-8")
+    src = CorpusSource(path=str(p))
+    ann = SpacyAnnotator()
+    d = build_cache(src, ann, tmp_path / "cache", progress=False)
+    annotated = {src.label: AnnotatedSource(src, d, ann.fields)}
+    vocab, _ = build_corpus_vocab([src], VocabConfig(min_count=1), progress=False)
+    tok = make_tokenizer(vocab)
+    seqs = list(itertools.islice(iter(PackedCorpus([src], tok, 16, seed=0, shuffle_buffer=1, annotated=annotated)), 6))
+    assert all({"word_ids", "entity_ids", "phrase_ids"} <= set(s) for s in seqs)
+    assert any(max(s["entity_ids"]) >= 0 for s in seqs) and any(max(s["phrase_ids"]) >= 0 for s in seqs)
+    col = build_collator("ernie", tok, seed=0, levels={"entity": 1.0}, mlm_probability=0.5)
+    for k in range(20):
+        for s in seqs:
+            lab = col([{**s, "key": k}])["labels"][0].numpy()
+            chosen = lab != -100
+            for u in units_from_ids(np.asarray(s["entity_ids"])):
+                assert chosen[u].all() or not chosen[u].any()
