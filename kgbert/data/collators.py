@@ -44,12 +44,35 @@ def mask_units(
     Args:
         ids: (L,) token ids.
         maskable: (L,) bool, False for special tokens and padding (never masked).
-        units: index arrays of maskable positions that are masked together (words, entities);
-            None: every maskable token is its own unit (plain MLM). Positions of units must be
-            maskable; maskable positions outside every unit are units of their own.
+        units: index arrays of positions that are masked together (words, entities); None:
+            every maskable token is its own unit (plain MLM). Maskable positions outside every
+            unit are units of their own; unmaskable positions inside a unit are dropped from it.
         rng: the generator (all randomness comes from it).
         random_ids: token ids a "random" replacement draws from (no specials).
     """
+    unit_ids = np.full(len(ids), -1, dtype=np.int64)
+    for k, u in enumerate(units or ()):
+        unit_ids[np.asarray(u, dtype=np.int64)] = k
+    return mask_unit_ids(ids, maskable, unit_ids, rng, mlm_probability=mlm_probability, mask_id=mask_id,
+                         random_ids=random_ids, mask_replace=mask_replace, random_replace=random_replace)
+
+
+def mask_unit_ids(
+    ids: np.ndarray,
+    maskable: np.ndarray,
+    unit_ids: np.ndarray,
+    rng: np.random.Generator,
+    *,
+    mlm_probability: float,
+    mask_id: int,
+    random_ids: np.ndarray,
+    mask_replace: float = 0.8,
+    random_replace: float = 0.1,
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`mask_units` with units given as per-token unit ids (-1: none), vectorised.
+
+    Units are drawn in a random order and taken greedily while they fit in the budget (a unit
+    that does not fit is skipped, later smaller ones may still fit: BERT's rule)."""
     ids = np.asarray(ids)
     new_ids = ids.copy()
     labels = np.full(ids.shape, IGNORE_INDEX, dtype=np.int64)
@@ -58,35 +81,37 @@ def mask_units(
     if n == 0:
         return new_ids, labels
     budget = max(1, int(round(n * mlm_probability)))
-    if units is None:
-        chosen_units = [rng.permutation(cand)[:budget]]
-        per_unit = [np.asarray([p]) for p in chosen_units[0]]
-    else:
-        covered = np.zeros(len(ids), dtype=bool)
-        for u in units:
-            covered[u] = True
-        singles = [np.asarray([p]) for p in cand[~covered[cand]]]
-        all_units = [np.asarray(u) for u in units if len(u)] + singles
-        order = rng.permutation(len(all_units))
-        per_unit = []
-        used = 0
-        for k in order:
-            size = len(all_units[k])
-            if used + size > budget:
-                continue
-            per_unit.append(all_units[k])
-            used += size
-            if used == budget:
-                break
-    if not per_unit:
-        return new_ids, labels
-    r = rng.random(len(per_unit))
-    for u, x in zip(per_unit, r):
-        labels[u] = ids[u]
-        if x < mask_replace:
-            new_ids[u] = mask_id
-        elif x < mask_replace + random_replace:
-            new_ids[u] = random_ids[rng.integers(0, len(random_ids), size=len(u))]
+    u = np.asarray(unit_ids, dtype=np.int64)[cand]
+    lone = u < 0
+    if lone.any():  # maskable tokens outside every unit: units of their own
+        u = u.copy()
+        u[lone] = (u.max() + 1 if (~lone).any() else 0) + np.arange(lone.sum())
+    uniq, inv, sizes = np.unique(u, return_inverse=True, return_counts=True)
+    perm = rng.permutation(len(uniq))
+    order_sizes = sizes[perm]
+    cs = np.cumsum(order_sizes)
+    k = int(np.searchsorted(cs, budget, side="right"))
+    taken = list(perm[:k])
+    room = budget - (int(cs[k - 1]) if k else 0)
+    pos = k
+    while room > 0 and pos < len(perm):
+        fit = np.flatnonzero(order_sizes[pos:] <= room)
+        if not len(fit):
+            break
+        j = pos + int(fit[0])
+        taken.append(perm[j])
+        room -= int(order_sizes[j])
+        pos = j + 1
+    chosen_unit = np.zeros(len(uniq), dtype=bool)
+    chosen_unit[taken] = True
+    r_unit = rng.random(len(uniq))
+    tok_chosen = chosen_unit[inv]
+    pos_chosen = cand[tok_chosen]
+    r_tok = r_unit[inv][tok_chosen]
+    labels[pos_chosen] = ids[pos_chosen]
+    new_ids[pos_chosen[r_tok < mask_replace]] = mask_id
+    rnd = pos_chosen[(r_tok >= mask_replace) & (r_tok < mask_replace + random_replace)]
+    new_ids[rnd] = random_ids[rng.integers(0, len(random_ids), size=len(rnd))]
     return new_ids, labels
 
 
@@ -177,7 +202,8 @@ class MaskingCollator:
         return np.random.default_rng(self._fallback.integers(0, 2**63 - 1))
 
     # -- what is masked together ------------------------------------------------------------
-    def units(self, feature: dict, ids: np.ndarray, maskable: np.ndarray) -> list[np.ndarray] | None:
+    def units(self, feature: dict, ids: np.ndarray, maskable: np.ndarray) -> np.ndarray | None:
+        """Per-token unit ids (-1: none) of what is masked together; None: single tokens."""
         return None
 
     def mask_feature(self, feature: dict) -> tuple[np.ndarray, np.ndarray]:
@@ -189,7 +215,7 @@ class MaskingCollator:
                   mask_replace=self.mask_replace, random_replace=self.random_replace)
         if units is None:
             return mask_tokens_fast(ids, maskable, rng, **kw)
-        return mask_units(ids, maskable, [u[maskable[u]] for u in units], rng, **kw)
+        return mask_unit_ids(ids, maskable, units, rng, **kw)
 
     def __call__(self, features: list[dict]) -> dict[str, torch.Tensor]:
         L = max(len(f["input_ids"]) for f in features)
@@ -227,7 +253,7 @@ class WholeWordMaskCollator(MaskingCollator):
     def units(self, feature, ids, maskable):
         if "word_ids" not in feature:
             raise ValueError("the wwm collator needs word_ids in every feature (an annotated corpus)")
-        return units_from_ids(feature["word_ids"])
+        return np.asarray(feature["word_ids"], dtype=np.int64)
 
 
 class ErnieCollator(MaskingCollator):
@@ -265,7 +291,7 @@ class ErnieCollator(MaskingCollator):
         field_name = f"{level}_ids"
         if field_name not in feature:
             raise ValueError(f"the ernie collator needs {field_name} in every feature (an annotated corpus)")
-        return units_from_ids(feature[field_name])
+        return np.asarray(feature[field_name], dtype=np.int64)
 
 
 COLLATORS: dict[str, type[MaskingCollator]] = {
@@ -284,4 +310,4 @@ def build_collator(strategy: str, tokenizer: Any, **kwargs: Any) -> MaskingColla
 
 
 __all__ = ["COLLATORS", "IGNORE_INDEX", "ErnieCollator", "MaskingCollator", "WholeWordMaskCollator",
-           "build_collator", "mask_tokens_fast", "mask_units", "units_from_ids"]
+           "build_collator", "mask_tokens_fast", "mask_unit_ids", "mask_units", "units_from_ids"]
