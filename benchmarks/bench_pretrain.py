@@ -5,12 +5,13 @@
 
 Text: ``../shared/data/corpus_cluecorpussmall/CLUECorpusSmall_bert_sampled.txt`` (web text, one
 sentence a line), vocabulary built from it, words from the jieba annotator (the wwm cache).
-Times are CPU seconds where noted (the machine is shared), wall seconds otherwise.
+Times are CPU seconds of this process (the machine is shared; with one thread CPU time is the
+compute time a dedicated core would take).
 
 1. *Collators* (sequences per CPU-second, median of ``--rounds``): the same 1,024 packed 128-token sequences
    through ``mlm``, ``wwm`` (jieba words) and ``ernie`` (words as phrases/entities stand-in:
    the unit logic is what is timed), batches of 32, round-robin.
-2. *Training* (tokens/s of real, non-padding tokens, median of ``--rounds`` round-robin rounds of
+2. *Training* (tokens per CPU-second of real, non-padding tokens, one thread, median of ``--rounds`` round-robin rounds of
    ``--steps`` optimizer steps each, same model config, AdamW, batch 32):
    - ``transformers``: ``BertForMaskedLM`` (vocabulary-wide head) + ``DataCollatorForLanguageModeling``
      over one example per line (truncated at 128, padded to the longest in the batch);
@@ -123,7 +124,7 @@ def bench_training(tok, seqs, lines, steps: int, rounds: int) -> dict:
         m, opt = models[name], opts[name]
         m.train()
         tokens = 0
-        t = time.perf_counter()
+        t = time.process_time()
         for _ in range(steps):
             b = batch(name)
             tokens += int(b["attention_mask"].sum())
@@ -132,7 +133,7 @@ def bench_training(tok, seqs, lines, steps: int, rounds: int) -> dict:
             torch.nn.utils.clip_grad_norm_(m.parameters(), 0.5)
             opt.step()
             opt.zero_grad(set_to_none=True)
-        return tokens / (time.perf_counter() - t)
+        return tokens / (time.process_time() - t)
 
     for name in models:  # warm-up
         steps_saved, steps = steps, 1
