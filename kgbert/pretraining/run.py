@@ -359,12 +359,52 @@ def export_checkpoint(trainer: Trainer, out_dir: Path, info: dict[str, Any], exp
             cfg["hidden_dropout_prob"] = cfg["attention_probs_dropout_prob"] = export_dropout
         _write_json(cfg_path, cfg)
         _write_json(tmp / "pretrain.json", info)
+        (tmp / "README.md").write_text(model_card(info), encoding="utf-8")
         if out_dir.exists():
             shutil.rmtree(out_dir)
         os.replace(tmp, out_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def model_card(info: dict[str, Any]) -> str:
+    """``best/README.md``: what the checkpoint is, how it was made, how it scores."""
+    r = info["recipe"]
+    mc = r["model"]
+    lines = [
+        f"# {info['name']}: a small Chinese BERT pretrained with kgbert",
+        "",
+        f"Standard post-LN BERT ({mc['num_hidden_layers']} layers, hidden {mc['hidden_size']}, {mc['num_attention_heads']} heads, "
+        f"FFN {mc['intermediate_size']}, vocabulary {mc['vocab_size']}); loads with `AutoModelForMaskedLM.from_pretrained` and as "
+        "`model.backbone=` of every kgbert fine-tuning config.",
+        "",
+        "| | |",
+        "|---|---|",
+        f"| masking | {r['masking']} ({'static' if r['static'] else 'dynamic'}), objectives {', '.join(r['objectives'])} |",
+        f"| sequence x batch | {r['max_length']} x {r['batch_size']} (x{r['grad_accum']} accumulation) |",
+        f"| optimiser | AdamW lr {r['lr']}, {r['warmup_steps']} warmup steps, {r['lr_scheduler']} decay"
+        + (f" over a {r['time_budget_s']:.0f} s wall-clock budget" if r.get("time_budget_s") else "") + " |",
+        f"| steps / tokens (this run) | {info['global_step']:,} / {info['tokens_seen']:,} |",
+        f"| tokens / wall time (cumulative, incl. the checkpoint it continued from) | {info['cumulative']['tokens']:,} / "
+        f"{info['cumulative']['wall_seconds'] / 3600:.2f} h |",
+    ]
+    if info.get("init_from"):
+        lines.append(f"| continued from | {info['init_from']} |")
+    lines += ["", "Held-out masked-token accuracy (token-level 15 % masks, documents never trained on):", "",
+              "| held-out set | accuracy | unigram baseline |", "|---|---:|---:|"]
+    held, base = info.get("heldout") or {}, info.get("unigram_baseline") or {}
+    for k, v in held.items():
+        if k.endswith("_accuracy") and k != "eval_accuracy":
+            name = k[len("eval_"):-len("_accuracy")]
+            b = base.get(name)
+            lines.append(f"| {name} | {100 * v:.1f} % | {'' if b is None else f'{100 * b:.1f} %'} |")
+    if "eval_accuracy" in held:
+        lines.append(f"| all | {100 * held['eval_accuracy']:.1f} % | |")
+    lines += ["", "Corpus (files, bytes, SHA-256; held-out share):", ""]
+    for c in info.get("corpus") or []:
+        lines.append(f"- `{c['path']}` ({c['format']}, {c['bytes']:,} bytes, sha256 {c['sha256'][:12]}…, holdout {c['holdout']}, weight {c['weight']})")
+    return "\n".join(lines) + "\n"
 
 
 def unigram_baseline(counts: Counter | None, tokenizer, eval_sets: dict[str, EvalSet]) -> dict[str, float]:
@@ -381,6 +421,19 @@ def unigram_baseline(counts: Counter | None, tokenizer, eval_sets: dict[str, Eva
         t = es.targets()
         out[name] = float((t == tid).float().mean()) if t.numel() else float("nan")
     return out
+
+
+def _cumulative(config: PretrainConfig, run_dir: Path, tokens: int) -> dict[str, float]:
+    """Tokens and wall time of this run (since its first start) plus those of ``model.init_from``."""
+    prev = {"tokens": 0, "wall_seconds": 0.0}
+    if config.model.init_from and (Path(config.model.init_from) / "pretrain.json").is_file():
+        with open(Path(config.model.init_from) / "pretrain.json", encoding="utf-8") as fh:
+            prev = json.load(fh).get("cumulative", prev)
+    started = time.time()
+    if (run_dir / "started.json").is_file():
+        with open(run_dir / "started.json", encoding="utf-8") as fh:
+            started = json.load(fh)["time"]
+    return {"tokens": prev["tokens"] + tokens, "wall_seconds": prev["wall_seconds"] + time.time() - started}
 
 
 def run_pretraining(config: PretrainConfig, *, callbacks: Sequence[TrainerCallback] = ()) -> dict[str, Any]:
@@ -404,6 +457,8 @@ def run_pretraining(config: PretrainConfig, *, callbacks: Sequence[TrainerCallba
             dump_pretrain_config(config, run_dir / "config.yaml")
             if not (run_dir / "corpus.json").is_file():
                 _write_json(run_dir / "corpus.json", corpus_manifest(config))
+            if not (run_dir / "started.json").is_file():
+                _write_json(run_dir / "started.json", {"time": time.time()})
         tokenizer, counts = prepare_tokenizer(config, run_dir, is_main)
         annotated = prepare_annotations(config)  # main first: other ranks open the complete caches
     resume_from = _resume_point(config, run_dir / "checkpoints")
@@ -477,7 +532,9 @@ def run_pretraining(config: PretrainConfig, *, callbacks: Sequence[TrainerCallba
         "unigram_baseline": baseline,
         "corpus": corpus_manifest(config) if is_main else None,
         "wall_seconds_this_run": time.time() - t0,
+        "init_from": config.model.init_from,
     }
+    info["cumulative"] = _cumulative(config, run_dir, info["tokens_seen"])
     if is_main:
         export_checkpoint(trainer, run_dir / "best", info, config.model.export_dropout)
         _write_json(run_dir / "metrics.json", info)

@@ -60,6 +60,8 @@ def test_tiny_pretraining_run_and_checkpoint_layout(tmp_path):
     keys = load_file(str(best / "model.safetensors")).keys()
     assert {k.split(".")[0] for k in keys} == {"bert", "cls"} and any(k.startswith("cls.predictions.") for k in keys)
     assert (best / "vocab.txt").is_file() and not (best / "training_args.bin").exists()
+    card = (best / "README.md").read_text(encoding="utf-8")
+    assert "| steps / tokens (this run) | 16 / 4,096 |" in card and "paras" in card
     assert (run / "checkpoints" / "checkpoint-8" / "vocab.txt").is_file()
     assert info["tokens_seen"] == 16 * 8 * 32
     assert "eval_paras_accuracy" in info["heldout"] and "paras" in info["unigram_baseline"]
