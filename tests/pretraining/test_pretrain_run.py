@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 from safetensors.torch import load_file
+from transformers import TrainerCallback
 
 from kgbert.pretraining.run import run_pretraining
 from tests.pretraining.helpers import tiny_config
@@ -74,7 +75,7 @@ def test_tiny_pretraining_run_and_checkpoint_layout(tmp_path):
             torch.testing.assert_close(m.bert.embeddings.word_embeddings.weight, emb)
 
 
-class _StopAt(__import__("transformers").TrainerCallback):
+class _StopAt(TrainerCallback):
     def __init__(self, step):
         self.step = step
 
@@ -165,3 +166,26 @@ def test_cli_errors_and_print_config(tmp_path, capsys):
     assert main([str(cfg), "trianing.lr=1"]) == 2
     assert "unknown key 'trianing'" in capsys.readouterr().err
     assert main([str(cfg), "--print-config"]) == 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("encoder", ["bert", "kbert"])
+def test_fine_tune_from_pretrained_backbone(tmp_path, encoder):
+    """``model.backbone=RUN/best`` in a fine-tuning config: the pretrained weights are the start."""
+    from kgbert.training import config_from_dict, run_training
+    from tests.training.helpers import ner_config
+
+    cfg = tiny_config(tmp_path / "pre", **{"training.max_steps": 4})
+    run_pretraining(cfg)
+    best = cfg.run_dir / "best"
+    ft = ner_config(tmp_path / "ft", encoder=encoder, n_train=16, max_steps=2)
+    ft["model"].pop("backbone_config")
+    ft["model"]["backbone"] = str(best)
+    res = run_training(config_from_dict(ft))
+    assert res["global_step"] == 2
+    from kgbert.checkpoints import load_tokenizer
+    from kgbert.training.trainer import load_best
+
+    model, tok, _ = load_best(tmp_path / "ft" / "run")
+    assert model.config.hidden_size == 32 and model.config.num_hidden_layers == 2
+    assert tok.get_vocab() == load_tokenizer(best).get_vocab()
