@@ -202,7 +202,7 @@ class MaskingCollator:
         return np.random.default_rng(self._fallback.integers(0, 2**63 - 1))
 
     # -- what is masked together ------------------------------------------------------------
-    def units(self, feature: dict, ids: np.ndarray, maskable: np.ndarray) -> np.ndarray | None:
+    def units(self, feature: dict, ids: np.ndarray, maskable: np.ndarray, rng: np.random.Generator) -> np.ndarray | None:
         """Per-token unit ids (-1: none) of what is masked together; None: single tokens."""
         return None
 
@@ -210,7 +210,7 @@ class MaskingCollator:
         ids = np.asarray(feature["input_ids"], dtype=np.int64)
         maskable = ~np.isin(ids, self.special_ids)
         rng = self.generator(feature)
-        units = self.units(feature, ids, maskable)
+        units = self.units(feature, ids, maskable, rng)
         kw = dict(mlm_probability=self.mlm_probability, mask_id=self.mask_id, random_ids=self.random_ids,
                   mask_replace=self.mask_replace, random_replace=self.random_replace)
         if units is None:
@@ -250,7 +250,7 @@ class WholeWordMaskCollator(MaskingCollator):
 
     name = "wwm"
 
-    def units(self, feature, ids, maskable):
+    def units(self, feature, ids, maskable, rng):
         if "word_ids" not in feature:
             raise ValueError("the wwm collator needs word_ids in every feature (an annotated corpus)")
         return np.asarray(feature["word_ids"], dtype=np.int64)
@@ -279,13 +279,11 @@ class ErnieCollator(MaskingCollator):
     def set_stage(self, stage: int) -> None:
         self.stage = min(max(0, stage), len(self.stages) - 1)
 
-    def units(self, feature, ids, maskable):
+    def units(self, feature, ids, maskable, rng):
         levels = self.stages[self.stage]
         names = sorted(levels)
-        w = np.asarray([levels[k] for k in names], dtype=float)
-        # a separate stream for the level draw keeps the mask draw independent of it
-        key = int(feature.get("key", zlib.crc32(np.asarray(feature["input_ids"], dtype=np.int64).tobytes())))
-        level = names[np.random.default_rng([self.seed, 3, key]).choice(len(names), p=w / w.sum())]
+        cum = np.cumsum([levels[k] for k in names], dtype=float)
+        level = names[min(int(np.searchsorted(cum, rng.random() * cum[-1], side="right")), len(names) - 1)]
         if level == "basic":
             return None
         field_name = f"{level}_ids"
