@@ -169,7 +169,7 @@ def main(argv=None) -> int:
     if not args.skip_train:
         result["training"] = bench_training(tok, seqs, lines, args.steps, args.rounds)
         t = result["training"]
-        print(f"\n| recipe (4 layers, hidden 256, batch 32, {args.threads} thread) | tokens/s (median of {args.rounds}) |\n|---|---:|")
+        print(f"\n| recipe (4 layers, hidden 256, batch 32, {args.threads} thread) | tokens per CPU-second (median of {args.rounds}) |\n|---|---:|")
         for k, v in t["tokens_per_second"].items():
             print(f"| {k} | {v:,.0f} |")
         print(f"\nspeed-up kgbert / transformers: {t['speedup']:.2f}x")
