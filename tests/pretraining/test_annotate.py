@@ -123,3 +123,22 @@ def test_ernie_units_from_the_spacy_pipeline(tmp_path):
             chosen = lab != -100
             for u in units_from_ids(np.asarray(s["entity_ids"])):
                 assert chosen[u].all() or not chosen[u].any()
+
+
+@pytest.mark.slow
+def test_second_strategy_reuses_the_annotation(tmp_path):
+    """ernie builds the spaCy annotation once; wwm with the same annotator reads it, no rebuild."""
+    from kgbert.pretraining.run import prepare_annotations
+    from tests.pretraining.helpers import tiny_config
+
+    cache = tmp_path / "cache"
+    ernie = tiny_config(tmp_path / "a", **{"masking.strategy": "ernie", "data.cache_dir": str(cache)})
+    prepare_annotations(ernie)
+    built = {p: p.stat().st_mtime_ns for p in cache.glob("*/data.arrow")}
+    assert len(built) == 2
+    wwm = tiny_config(tmp_path / "a", **{"masking.strategy": "wwm", "masking.annotator": "spacy_pipeline",
+                                         "data.cache_dir": str(cache)})
+    annotated = prepare_annotations(wwm)
+    assert {p: p.stat().st_mtime_ns for p in cache.glob("*/data.arrow")} == built
+    lines, spans = next(iter(annotated["paras"].iter_split("train")))
+    assert len(spans["words"]) == len(lines) and spans["words"][0]
