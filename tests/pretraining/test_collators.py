@@ -189,3 +189,21 @@ def test_unknown_strategy_and_options(tok):
         build_collator("span", tok)
     with pytest.raises(ValueError, match="unknown option"):
         build_collator("mlm", tok, levels={})
+
+
+def test_units_in_any_order_and_non_contiguous():
+    """Unit ids need not be sorted nor contiguous: a unit is still masked whole."""
+    from kgbert.data.collators import mask_unit_ids
+
+    rng = np.random.default_rng(0)
+    for trial in range(200):
+        n = 40
+        unit_ids = rng.permutation(np.repeat(np.arange(10), 3))[: n - 10].tolist() + [-1] * 10
+        unit_ids = np.asarray(rng.permutation(unit_ids))
+        new, lab = mask_unit_ids(np.arange(5, 5 + n), np.ones(n, bool), unit_ids, np.random.default_rng(trial),
+                                 mlm_probability=0.3, mask_id=4, random_ids=np.arange(5, 100))
+        chosen = lab != IGNORE_INDEX
+        assert chosen.sum() <= round(0.3 * n)
+        for u in range(10):
+            pos = np.flatnonzero(unit_ids == u)
+            assert chosen[pos].all() or not chosen[pos].any()
