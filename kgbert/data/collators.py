@@ -278,11 +278,12 @@ class ErnieCollator(MaskingCollator):
     """``ernie``: Baidu ERNIE 1.0 knowledge masking. Per sequence a level is drawn from
     ``levels`` (weights; default basic 1/3, phrase 1/3, entity 1/3): ``basic`` masks characters,
     ``phrase`` the units of ``phrase_ids`` and ``entity`` those of ``entity_ids`` (per-token unit
-    ids, -1 outside). ``stages`` (a list of {level weights}, one per training stage, the paper's
-    sequence) is selected with :meth:`set_stage`."""
+    ids, -1 outside). ``stages`` (a list of level weights, one per stage) trains them in sequence
+    as the paper does; ``stage_starts`` (fractions of the training steps, one per stage, the first
+    0) says when each stage begins: the pretraining loop calls :meth:`set_progress` every step."""
 
     name = "ernie"
-    option_names = frozenset({"levels", "stages"})
+    option_names = frozenset({"levels", "stages", "stage_starts"})
 
     def __init__(self, tokenizer, **kw):
         super().__init__(tokenizer, **kw)
@@ -292,10 +293,18 @@ class ErnieCollator(MaskingCollator):
             bad = set(s) - {"basic", "phrase", "entity"}
             if bad or not s or sum(s.values()) <= 0:
                 raise ValueError(f"ernie levels must weight basic/phrase/entity, found {s}")
+        n = len(self.stages)
+        self.stage_starts = [float(x) for x in self.options.get("stage_starts") or [i / n for i in range(n)]]
+        if len(self.stage_starts) != n or self.stage_starts[0] != 0 or sorted(self.stage_starts) != self.stage_starts:
+            raise ValueError(f"ernie stage_starts must be {n} increasing fractions starting at 0, found {self.stage_starts}")
         self.stage = 0
 
     def set_stage(self, stage: int) -> None:
         self.stage = min(max(0, stage), len(self.stages) - 1)
+
+    def set_progress(self, fraction: float) -> None:
+        """Select the stage for a point of training (``fraction`` of the steps done)."""
+        self.set_stage(sum(1 for x in self.stage_starts if fraction >= x) - 1)
 
     def units(self, feature, ids, maskable, rng):
         levels = self.stages[self.stage]

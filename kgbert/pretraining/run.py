@@ -155,6 +155,17 @@ class BudgetStop(TrainerCallback):
         return control
 
 
+class CollatorProgress(TrainerCallback):
+    """Tell a collator with stages (``ernie``'s ``stages``) how far training is, every step."""
+
+    def __init__(self, collator: Any) -> None:
+        self.collator = collator
+
+    def on_step_begin(self, args, state, control, **kwargs):
+        if state.max_steps:
+            self.collator.set_progress(state.global_step / state.max_steps)
+
+
 class PretrainTrainer(Trainer):
     """``Trainer`` whose evaluation is masked-token accuracy on fixed held-out sets, with an
     optional wall-clock budget schedule (:class:`TimeBudget`)."""
@@ -502,6 +513,8 @@ def run_pretraining(config: PretrainConfig, *, callbacks: Sequence[TrainerCallba
     if config.training.time_budget_s:
         budget = TimeBudget(run_dir, config.training.time_budget_s, config.training.max_steps)
         extra_callbacks.append(BudgetStop(budget))
+    if hasattr(collator, "set_progress"):
+        extra_callbacks.append(CollatorProgress(collator))
     trainer = PretrainTrainer(
         model=model,
         args=args,

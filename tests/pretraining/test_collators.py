@@ -207,3 +207,24 @@ def test_units_in_any_order_and_non_contiguous():
         for u in range(10):
             pos = np.flatnonzero(unit_ids == u)
             assert chosen[pos].all() or not chosen[pos].any()
+
+
+def test_ernie_stages_follow_training_progress(tok):
+    col = build_collator("ernie", tok, seed=0, stages=[{"basic": 1}, {"phrase": 1}, {"entity": 1}], stage_starts=[0, 0.5, 0.8])
+    for frac, stage in [(0.0, 0), (0.49, 0), (0.5, 1), (0.79, 1), (0.8, 2), (1.0, 2)]:
+        col.set_progress(frac)
+        assert col.stage == stage
+    with pytest.raises(ValueError, match="stage_starts"):
+        build_collator("ernie", tok, stages=[{"basic": 1}, {"entity": 1}], stage_starts=[0.2, 0.5])
+    # the stage decides which units are used: basic needs none, the phrase stage needs phrase_ids
+    f = {"input_ids": [2, *range(10, 30), 3], "entity_ids": [-1] + [0] * 3 + [-1] * 18, "key": 1}
+    col.set_progress(0.0)
+    col([f])
+    col.set_progress(0.6)
+    with pytest.raises(ValueError, match="phrase_ids"):
+        col([f])
+    col.set_progress(0.9)
+    for k in range(50):
+        lab = col([{**f, "key": k}])["labels"][0]
+        chosen = (lab[1:4] != IGNORE_INDEX).tolist()
+        assert all(chosen) or not any(chosen)
