@@ -66,6 +66,10 @@ def test_tiny_pretraining_run_and_checkpoint_layout(tmp_path):
     assert (run / "checkpoints" / "checkpoint-8" / "vocab.txt").is_file()
     assert info["tokens_seen"] == 16 * 8 * 32
     assert "eval_paras_accuracy" in info["heldout"] and "paras" in info["unigram_baseline"]
+    from kgbert.pretraining.report import main as report_main
+
+    assert report_main([str(run)]) == 0
+    assert (run / "progress.png").is_file() and "| 8 | " in (run / "progress.md").read_text(encoding="utf-8")
     mlm = AutoModelForMaskedLM.from_pretrained(str(best), local_files_only=True)
     assert type(mlm).__name__ == "BertForMaskedLM"
     emb = load_file(str(best / "model.safetensors"))["bert.embeddings.word_embeddings.weight"]
