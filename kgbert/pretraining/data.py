@@ -1,11 +1,12 @@
 """Packing a streamed corpus into full-length training sequences (RoBERTa's FULL-SENTENCES).
 
-Documents are drawn from the sources at random in proportion to ``size x weight`` (so a mix of
-registers is seen from the first step), tokenised line by line and concatenated across sentence
-and document boundaries (an extra [SEP] between documents) into sequences of exactly
-``max_length`` tokens ``[CLS] ... [SEP]``; a shuffle buffer mixes neighbouring sequences. The
-stream is endless (a source starts over when exhausted, counting its passes), deterministic
-for a seed, and never holds the corpus in memory. Each sequence carries ``key`` (its position
+Each source is tokenised line by line and its documents concatenated across sentence and
+document boundaries (an extra [SEP] between documents) into sequences of exactly ``max_length``
+tokens ``[CLS] ... [SEP]``; the sources' sequences are interleaved at random in proportion to
+``size x weight`` (so a mix of registers is seen from the first step) and a shuffle buffer mixes
+neighbouring sequences. The stream is endless (a source starts over when exhausted, counting its
+passes; every pass packs the same sequences), deterministic for a seed, and never holds the
+corpus in memory. Each sequence carries ``key`` (its position
 in the stream: dynamic masking) and ``pass`` (static masking).
 """
 from __future__ import annotations
@@ -98,28 +99,41 @@ class PackedCorpus(IterableDataset):
         sizes = np.asarray([source_size(s) * s.weight for s in self.sources], dtype=float)
         self.probs = sizes / sizes.sum()
 
-    def _documents(self, rng: np.random.Generator) -> Iterator[tuple[int, int, Any]]:
-        its = [_split_docs(s, "train", self.annotated) for s in self.sources]
-        passes = [0] * len(self.sources)
+    def _source_stream(self, k: int) -> Iterator[dict[str, Any]]:
+        """Source ``k``'s packed sequences, pass after pass, forever. Each pass packs the source
+        on its own, so every pass yields the same sequences (what static masking needs); the
+        tokens left over at the end of a pass (less than one sequence) are dropped."""
+        p = 0
         while True:
-            k = int(rng.choice(len(self.sources), p=self.probs))
-            try:
-                doc = next(its[k])
-            except StopIteration:
-                passes[k] += 1
-                its[k] = _split_docs(self.sources[k], "train", self.annotated)
-                doc = next(its[k])
-            yield k, passes[k], doc
+            n = 0
+            for seq in self._pack_pass(k, p):
+                n += 1
+                yield seq
+            if n == 0:
+                raise ValueError(f"{self.sources[k].path}: no training text (all documents held out?)")
+            p += 1
 
-    def _sequences(self, rng: np.random.Generator) -> Iterator[dict[str, Any]]:
+    def _pack_pass(self, k: int, p: int) -> Iterator[dict[str, Any]]:
         packer = Packer(self.max_length, self.tokenizer.cls_token_id, self.tokenizer.sep_token_id, _unit_fields(self.annotated))
-        for k, p, doc in self._documents(rng):
+        n = 0
+        for doc in _split_docs(self.sources[k], "train", self.annotated):
             packer.new_document()
             ids, units = _tokenize_doc(self.tokenizer, doc)
             for line_ids, line_units in zip(ids, units):
                 for seq in packer.add(line_ids, line_units):
                     seq["pass"] = p
+                    n += 1
                     yield seq
+        if n == 0:  # a source shorter than one sequence: its one short sequence
+            for seq in packer.flush():
+                seq["pass"] = p
+                yield seq
+
+    def _sequences(self, rng: np.random.Generator) -> Iterator[dict[str, Any]]:
+        streams = [self._source_stream(k) for k in range(len(self.sources))]
+        while True:
+            k = int(rng.choice(len(self.sources), p=self.probs))
+            yield next(streams[k])
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         rng = np.random.default_rng([self.seed, 11])
@@ -202,9 +216,12 @@ class PairedCorpus(PackedCorpus):
         super().__init__(*args, **kw)
         self.objective = objective
 
-    def _sequences(self, rng: np.random.Generator) -> Iterator[dict[str, Any]]:
+    def _pack_pass(self, k: int, p: int) -> Iterator[dict[str, Any]]:
         from collections import deque
 
+        from kgbert.objectives.sentence import split_chunk
+
+        rng = np.random.default_rng([self.seed, 13, k, p])  # pairs are drawn anew every pass (BERT's duplicates)
         fields = _unit_fields(self.annotated)
         target = self.max_length - 3
         pool: deque = deque(maxlen=16)  # recent documents: where NSP's random segments come from
@@ -222,7 +239,7 @@ class PairedCorpus(PackedCorpus):
                     break
             return seg
 
-        for _, p, doc in self._documents(rng):
+        for doc in _split_docs(self.sources[k], "train", self.annotated):
             ids, units = _tokenize_doc(self.tokenizer, doc)
             lines = [(i, u if u is not None else {}) for i, u in zip(ids, units) if i]
             chunk, n = [], 0
@@ -231,8 +248,6 @@ class PairedCorpus(PackedCorpus):
                 n += len(line[0])
                 if n < target and j < len(lines) - 1:
                     continue
-                from kgbert.objectives.sentence import split_chunk
-
                 a, b = split_chunk(chunk, rng)
                 chunk, n = [], 0
                 if not b:

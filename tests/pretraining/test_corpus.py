@@ -139,3 +139,16 @@ def test_config_errors():
         pretrain_config_from_dict({"data": {"corpus": [{"path": "x", "format": "examples"}]}})
     cfg = pretrain_config_from_dict({}, overrides=["training.lr=5e-4", "masking.static=true"])
     assert cfg.training.lr == 5e-4 and cfg.masking.static is True
+
+
+def test_every_pass_packs_the_same_sequences(tmp_path):
+    """Static masking needs identical examples in every pass over a source."""
+    p1, p2 = write_corpus(tmp_path, n_docs=12)
+    srcs = [CorpusSource(path=str(p1)), CorpusSource(path=str(p2), format="docs", weight=0.5)]
+    vocab, _ = build_corpus_vocab(srcs, VocabConfig(min_count=1), progress=False)
+    seqs = list(itertools.islice(iter(PackedCorpus(srcs, make_tokenizer(vocab), 24, seed=2, shuffle_buffer=4)), 400))
+    passes = {}
+    for s in seqs:
+        passes.setdefault(s["pass"], set()).add(tuple(s["input_ids"]))
+    assert len(passes) >= 3
+    assert passes[1] <= passes[0] and passes[2] <= passes[0]
