@@ -10,6 +10,7 @@ student) replaces the model's own loss.
 
 Run directory layout::
 
+    .kgbert-run          marker: this directory is a kgbert run (see kgbert.training.rundir)
     config.yaml          the resolved config
     train_log.jsonl      one JSON line per Trainer log event
     init/                random-init backbone + char vocab (only without model.backbone)
@@ -38,6 +39,7 @@ from kgbert.data.example import Example
 from kgbert.data.readers import DataError, check_labels, collect_labels, read_examples
 from kgbert.training.config import ConfigError, RunConfig, dump_config
 from kgbert.training.resources import kg_info, prepare_backbone, resolve_kg
+from kgbert.training.rundir import check_run_dir, prepare_run_dir
 from kgbert.training.tasks import TaskSpec
 
 LossFn = Callable[..., Any]
@@ -263,6 +265,7 @@ def run_training(
     if config.training.threads:
         torch.set_num_threads(config.training.threads)
     run_dir = config.run_dir
+    check_run_dir(run_dir)  # every rank, first: a directory that is not ours stops all of them
     task_type = config.task.type
     progress = config.training.progress
 
@@ -274,11 +277,7 @@ def run_training(
 
     with args.main_process_first(desc="prepare run dir, KG and backbone"):
         if is_main:
-            if config.overwrite and run_dir.exists():
-                shutil.rmtree(run_dir)
-            if config.resume is False and (run_dir / "checkpoints").exists():
-                shutil.rmtree(run_dir / "checkpoints")
-            run_dir.mkdir(parents=True, exist_ok=True)
+            prepare_run_dir(run_dir, overwrite=config.overwrite, resume=config.resume)
             dump_config(config, run_dir / "config.yaml")
         kg_path = resolve_kg(config.kg)
         backbone = prepare_backbone(config.model, splits["train"], run_dir, config.seed)
