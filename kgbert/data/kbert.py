@@ -81,13 +81,16 @@ class KBertFeaturizer(Featurizer):
         predicates: only triples with these predicates (default: all).
         max_branch_tokens: cap on the tokens of one branch (default: no cap).
         min_entity_len: shortest entity name the matcher finds (default 2).
+        latin_boundaries: no mention starts or ends inside a run of Latin letters or digits
+            (default True: ``100`` is not found in ``U100``; see :mod:`knowledge.matcher`).
         matcher: an object with ``find(text) -> [(start, end, name, ...)]`` to use instead of
             ``EntityMatcher.for_store(kg, subjects_only=True)`` (built lazily on first use).
     """
 
     encoder = "kbert"
     model_input_names = ("input_ids", "attention_mask", "token_type_ids", "position_ids", "anchor_ids", "branch_ids")
-    options = frozenset({"max_entities", "inject", "predicates", "max_branch_tokens", "min_entity_len", "matcher"})
+    options = frozenset({"max_entities", "inject", "predicates", "max_branch_tokens", "min_entity_len", "matcher",
+                         "latin_boundaries"})
     ignored_options = frozenset({"use_vm"})
 
     def __init__(
@@ -104,6 +107,7 @@ class KBertFeaturizer(Featurizer):
         max_branch_tokens: int | None = None,
         min_entity_len: int = 2,
         matcher=None,
+        latin_boundaries: bool = True,
     ) -> None:
         super().__init__(tokenizer, task=task, label_list=label_list, max_length=max_length)
         if not isinstance(max_entities, int) or max_entities < 0:
@@ -119,6 +123,7 @@ class KBertFeaturizer(Featurizer):
         self.predicates = list(predicates) if predicates is not None else None
         self.max_branch_tokens = max_branch_tokens
         self.min_entity_len = min_entity_len
+        self.latin_boundaries = bool(latin_boundaries)
         self._matcher = matcher
         self._branch_cache: dict[str, tuple[tuple[int, ...], ...]] = {}
         self.stats.update({"entities": 0, "branches": 0, "branches_dropped": 0})
@@ -134,7 +139,8 @@ class KBertFeaturizer(Featurizer):
         if self._matcher is None:
             from knowledge import EntityMatcher
 
-            self._matcher = EntityMatcher.for_store(self.kg, min_len=self.min_entity_len, subjects_only=True)
+            self._matcher = EntityMatcher.for_store(self.kg, min_len=self.min_entity_len, subjects_only=True,
+                                                    latin_boundaries=self.latin_boundaries)
         return self._matcher
 
     def branches(self, name: str) -> tuple[tuple[int, ...], ...]:
