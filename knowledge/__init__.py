@@ -13,7 +13,7 @@ from pathlib import Path
 
 from .build import BadInputError, BadLine, BuildError, BuildReport, build_kg
 from .matcher import EntityMatcher, Match
-from .store import FORMAT_VERSION, KnowledgeGraph, Triple
+from .store import FORMAT_VERSION, KnowledgeGraph, StoreChangedError, Triple
 
 _DATA = Path(__file__).resolve().parent / "data"
 
@@ -34,5 +34,5 @@ def __getattr__(name: str):
 
 
 __all__ = ["BadInputError", "BadLine", "BuildError", "BuildReport", "EntityMatcher", "FORMAT_VERSION",
-           "KnowledgeGraph", "Match", "Triple", "build_kg", "demo_kg_source", "to_networkx",
+           "KnowledgeGraph", "Match", "StoreChangedError", "Triple", "build_kg", "demo_kg_source", "to_networkx",
            "to_rdf", "to_rdflib"]
