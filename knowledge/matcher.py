@@ -8,8 +8,8 @@ and 银行, "中国银行" gives one match (中国银行), not 中国 + 银行.
 The automaton is built once and persisted beside the store as ``<store>.matcher`` (for the
 default options; other options get ``<store>.<digest>.matcher``). The file is a JSON header line
 naming the store's ``build_id``, the options and the automaton's parameters, then the automaton's
-raw node data (pyahocorasick's own serialisation, taken from ``Automaton.__reduce__``, written
-without pickle). **Loading never unpickles and never runs code from the file**: the header is
+entity ids and name lengths (raw int64/uint16 arrays), then the automaton's raw node data
+(pyahocorasick's own serialisation, taken from ``Automaton.__reduce__``, written without pickle). **Loading never unpickles and never runs code from the file**: the header is
 parsed as JSON, every field is type-checked, and the node data is accepted only with a valid
 HMAC-SHA256 tag made with this user's key (``~/.cache/kgbert/matcher.key``, created 0600 on first
 use; ``KGBERT_KEY_DIR`` moves it). A file that was not written by this user on this machine (a
@@ -39,6 +39,8 @@ import hmac
 import json
 import os
 import secrets
+import sys
+from array import array
 from pathlib import Path
 from typing import Iterable, NamedTuple
 
@@ -56,9 +58,11 @@ MATCHER_VERSION = 2
 RS_MAX_NAMES = 200_000
 _KEY_BYTES = 32
 _MAX_HEADER = 1 << 20
-_LEN_BITS = 12  # packed automaton value: entity_id << 12 | len(name)
+# The automaton's value of a name is its index i (pyahocorasick's STORE_INTS holds 32-bit ints);
+# ``ids[i]`` is the entity id and ``lens[i]`` the name's length.
+_LEN_BITS = 12
 _MAX_LEN = (1 << _LEN_BITS) - 1
-_ID_MASK = (1 << 40) - 1  # entity ids below 2**40 (find() packs start, length and id in one int)
+_IDX_MASK = (1 << 40) - 1  # find() packs start, length and index in one int
 
 
 def _key_path() -> Path:
@@ -141,11 +145,15 @@ def _load_stoplist(stoplist: Iterable[str] | PathLike | None) -> frozenset[str]:
 class EntityMatcher:
     """Finds entity names of a store in text (see module doc for the matching rule)."""
 
-    def __init__(self, automaton: "ahocorasick.Automaton", *, min_len: int = 2,
-                 size: int = 0, use_rs: bool | None = None, latin_boundaries: bool = True) -> None:
+    def __init__(self, automaton: "ahocorasick.Automaton", ids: "array[int]", lens: "array[int]", *,
+                 min_len: int = 2, use_rs: bool | None = None, latin_boundaries: bool = True) -> None:
+        if len(ids) != len(lens) or len(automaton) != len(ids):
+            raise ValueError("automaton, ids and lengths disagree")
         self.automaton = automaton
+        self.ids = ids
+        self.lens = lens
         self.min_len = min_len
-        self.size = size
+        self.size = size = len(ids)
         self.latin_boundaries = bool(latin_boundaries)
         self.use_rs = (_ars is not None and size <= RS_MAX_NAMES) if use_rs is None else bool(use_rs)
         if self.use_rs and _ars is None:
@@ -160,10 +168,11 @@ class EntityMatcher:
         names: list[str] = []
         ids: list[int] = []
         if self.size:
-            for name, value in self.automaton.items():
+            entity = self.ids
+            for name, i in self.automaton.items():
                 if name:
                     names.append(name)
-                    ids.append(value >> _LEN_BITS)
+                    ids.append(entity[i])
         self._rs_ids = ids
         self._rs = _ars.AhoCorasick(names, matchkind=_ars.MatchKind.LeftmostLongest) if names else None
 
@@ -196,14 +205,15 @@ class EntityMatcher:
         ``latin_boundaries``: no mention starts or ends inside a Latin/digit run (module doc)."""
         stop = _load_stoplist(stoplist)
         auto = ahocorasick.Automaton(ahocorasick.STORE_INTS)
-        size = 0
+        ids, lens = array("q"), array("H")
         for eid, name in names:
             if len(name) < min_len or len(name) > _MAX_LEN or name in stop or name in auto:
                 continue
-            auto.add_word(name, (int(eid) << _LEN_BITS) | len(name))
-            size += 1
+            auto.add_word(name, len(ids))
+            ids.append(int(eid))
+            lens.append(len(name))
         auto.make_automaton()
-        return cls(auto, min_len=min_len, size=size, use_rs=use_rs, latin_boundaries=latin_boundaries)
+        return cls(auto, ids, lens, min_len=min_len, use_rs=use_rs, latin_boundaries=latin_boundaries)
 
     @classmethod
     def for_store(cls, kg_or_path: KnowledgeGraph | PathLike, min_len: int = 2,
@@ -264,6 +274,9 @@ class EntityMatcher:
                         and len(args) == 5 and all(type(a) is int for a in args)
                         and isinstance(lengths, list) and all(type(n) is int and n >= 0 for n in lengths)):
                     return None
+                if first.get("byteorder") != sys.byteorder or size < 0:
+                    return None
+                lengths = [8 * size, 2 * size, *lengths]  # ids, name lengths, automaton nodes
                 chunks = [fh.read(n) for n in lengths]
                 if any(len(c) != n for c, n in zip(chunks, lengths)) or fh.read(1):
                     return None
@@ -275,11 +288,14 @@ class EntityMatcher:
         kind, store, key_type, count, longest = args
         if kind != ahocorasick.AHOCORASICK or store != ahocorasick.STORE_INTS or count != size:
             return None
+        ids, lens = array("q"), array("H")
+        ids.frombytes(chunks[0])
+        lens.frombytes(chunks[1])
         try:
-            auto = ahocorasick.Automaton(chunks, kind, store, key_type, count, longest, None)
+            auto = ahocorasick.Automaton(chunks[2:], kind, store, key_type, count, longest, None)
+            return cls(auto, ids, lens, min_len=header["min_len"], use_rs=use_rs, latin_boundaries=latin_boundaries)
         except (ValueError, TypeError, MemoryError):
             return None
-        return cls(auto, min_len=header["min_len"], size=size, use_rs=use_rs, latin_boundaries=latin_boundaries)
 
     def _save(self, path: Path, header: dict) -> None:
         key = _secret_key(create=True)
@@ -288,9 +304,10 @@ class EntityMatcher:
         if self.size == 0 or self.automaton.kind != ahocorasick.AHOCORASICK:
             return
         _, args = self.automaton.__reduce__()
-        chunks, params = list(args[0]), [int(a) for a in args[1:6]]
-        body = {**header, "size": self.size, "format": "pyahocorasick-nodes",
-                "args": params, "chunks": [len(c) for c in chunks]}
+        nodes, params = list(args[0]), [int(a) for a in args[1:6]]
+        body = {**header, "size": self.size, "format": "ids+lengths+pyahocorasick-nodes",
+                "byteorder": sys.byteorder, "args": params, "chunks": [len(c) for c in nodes]}
+        chunks = [self.ids.tobytes(), self.lens.tobytes(), *nodes]
         from .tempfiles import remove_stale_temporaries, temp_path
 
         remove_stale_temporaries(path.parent, f".{path.name}.")
@@ -327,9 +344,10 @@ class EntityMatcher:
                 return found
             # a match cut a Latin/digit run: resolve exactly from all occurrences (rare)
         # one sortable int per occurrence: start, then longer first, then the entity id
-        keys = [((end + 1 - (v & _MAX_LEN)) << 52) | ((_MAX_LEN - (v & _MAX_LEN)) << 40)
-                | (v >> _LEN_BITS) for end, v in self.automaton.iter(text)
-                if not (self.latin_boundaries and _cuts_run(text, end + 1 - (v & _MAX_LEN), end + 1))]
+        lens = self.lens
+        keys = [((end + 1 - lens[i]) << 52) | ((_MAX_LEN - lens[i]) << 40) | i
+                for end, i in self.automaton.iter(text)
+                if not (self.latin_boundaries and _cuts_run(text, end + 1 - lens[i], end + 1))]
         if not keys:
             return []
         keys.sort()
@@ -339,7 +357,7 @@ class EntityMatcher:
             start = key >> 52
             if start >= last:
                 last = start + _MAX_LEN - ((key >> 40) & _MAX_LEN)
-                out.append(Match(start, last, text[start:last], key & _ID_MASK))
+                out.append(Match(start, last, text[start:last], self.ids[key & _IDX_MASK]))
         return out
 
     def spans(self, text: str) -> list[tuple[int, int, str]]:

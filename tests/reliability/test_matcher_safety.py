@@ -108,3 +108,13 @@ def test_boundaries_follow_runs_not_characters():
     assert [x.name for x in m.find("价格100")] == ["100"]
     assert [x.name for x in m.find("GB-2312")] == ["GB"]
     assert [x.name for x in m.find("ＧＢ100")] == []  # full-width Latin letters form a run too
+
+
+@pytest.mark.parametrize("use_rs", BOTH)
+def test_entity_ids_beyond_32_bits_of_packing_survive(use_rs, tmp_path):
+    """Found while benchmarking: ids were packed as ``id << 12 | len`` into pyahocorasick's 32-bit
+    values, so entities with ids >= 2**19 (524,288) came back with wrong ids or not at all."""
+    pairs = [(600_000, "高血压"), (2**33, "糖尿病"), (7, "头晕")]
+    m = EntityMatcher.from_names(pairs, use_rs=use_rs)
+    assert [(x.name, x.entity_id) for x in m.find("高血压和糖尿病伴头晕")] == [
+        ("高血压", 600_000), ("糖尿病", 2**33), ("头晕", 7)]
