@@ -75,13 +75,18 @@ def main(argv: list[str] | None = None) -> int:
             pickle.load(fh)
 
     rows.append({"step": "pickle load (old format, unsafe; reference)", "seconds": _median(load_pickle, args.repeats)})
-    print(f"\n### EntityMatcher load, {n:,} names (file {size_mib:.0f} MiB), median of {args.repeats}\n")
+    import os
+
+    load_avg = os.getloadavg()
+    print(f"\n### EntityMatcher load, {n:,} names (file {size_mib:.0f} MiB), median of {args.repeats}, "
+          f"{os.cpu_count()} CPUs, load average {load_avg[0]:.1f}\n")
     print("| step | seconds |\n|---|---:|")
     for r in rows:
         print(f"| {r['step']} | {r['seconds']:.3f} |")
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps({"names": n, "file_mib": size_mib, "repeats": args.repeats, "rows": rows},
+        args.out.write_text(json.dumps({"names": n, "file_mib": size_mib, "repeats": args.repeats,
+                                        "cpus": os.cpu_count(), "load_average": load_avg, "rows": rows},
                                        indent=1) + "\n", encoding="utf-8")
     import shutil
 

@@ -293,7 +293,8 @@ class EntityMatcher:
         lens.frombytes(chunks[1])
         try:
             auto = ahocorasick.Automaton(chunks[2:], kind, store, key_type, count, longest, None)
-            return cls(auto, ids, lens, min_len=header["min_len"], use_rs=use_rs, latin_boundaries=latin_boundaries)
+            return cls(auto, ids, lens, min_len=int(header.get("min_len", 2)), use_rs=use_rs,
+                       latin_boundaries=latin_boundaries)
         except (ValueError, TypeError, MemoryError):
             return None
 
