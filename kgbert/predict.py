@@ -14,9 +14,11 @@ Output: one JSON line per valid input line, in input order: ``source`` (``file:l
 given), then the :class:`kgbert.pipeline.Pipeline` result. The output is written to a temporary
 file beside ``--out`` and renamed when complete: a failed run leaves no partial file (one killed
 with ``kill -9`` leaves ``.<out>.<pid>.<hex>.tmp``, removed by the next run). The output gets the
-usual mode of a new file (the user's umask). A bad input line (invalid UTF-8, invalid JSON,
-missing field, empty text, wrong shape for the model) is reported on stderr as
-``file:line: reason`` and skipped; blank lines are skipped and counted in the summary.
+usual mode of a new file (the user's umask). A text longer than the model's limit is predicted
+on overlapping windows (see :mod:`kgbert.windowing`; its record has ``"windows": n``);
+``--no-window`` skips it as a bad line instead, ``--truncate`` cuts it. A bad input line (invalid
+UTF-8, invalid JSON, missing field, empty text, wrong shape for the model) is reported on stderr
+as ``file:line: reason`` and skipped; blank lines are skipped and counted in the summary.
 
 Exit codes: 0 success (bad lines skipped and reported), 1 nothing to predict (empty input or
 every line bad: no output written), 2 usage errors (no such run dir or input file).
@@ -302,7 +304,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-kg", action="store_true", help="use no KG (K-BERT injects no knowledge)")
     parser.add_argument("--no-annotate", action="store_true",
                         help="skip the annotators pipeline (entities from the KG matcher only, no words)")
-    parser.add_argument("--truncate", action="store_true", help="cut over-long texts instead of skipping them")
+    parser.add_argument("--truncate", action="store_true", help="cut over-long texts instead of windowing them")
+    parser.add_argument("--no-window", action="store_true",
+                        help="skip over-long texts as bad lines instead of predicting on overlapping windows")
     parser.add_argument("--device", default="cpu", help="torch device (default: cpu)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--table", action="store_true", help="print a Markdown table of the predictions")
@@ -335,7 +339,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         pipe = Pipeline.from_pretrained(
             args.run_dir, kg=False if args.no_kg else args.kg, annotate=not args.no_annotate,
-            device=args.device, truncate=args.truncate,
+            device=args.device, truncate=args.truncate, window=not args.no_window,
         )
     except PipelineError as e:
         print(f"error: {e}", file=sys.stderr)
