@@ -308,8 +308,11 @@ def _last_source_line(out: Path, name: str) -> int | None:
 
 
 def _write_sidecar(out: Path, identity: dict[str, Any]) -> None:
+    from knowledge.tempfiles import remove_stale_temporaries, temp_path
+
     side = sidecar_path(out)
-    tmp = side.with_name(f".{side.name}.{os.getpid()}.tmp")
+    remove_stale_temporaries(side.parent, f".{side.name}.")
+    tmp = temp_path(side)
     tmp.write_text(json.dumps(identity, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     os.replace(tmp, side)
 

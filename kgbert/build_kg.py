@@ -15,6 +15,7 @@ from pathlib import Path
 
 from knowledge import BadInputError, build_kg, demo_kg_source
 from knowledge.build import BuildError
+from knowledge.tempfiles import exit_on_sigterm
 from knowledge.readers import FORMATS
 
 
@@ -60,6 +61,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    exit_on_sigterm()  # kill (SIGTERM) removes the temporary store like an error does
     inputs = list(args.inputs) or [demo_kg_source()]
     columns = tuple(c.strip() for c in args.columns.split(",")) if args.columns else None
     if columns is not None and len(columns) != 3:

@@ -33,7 +33,7 @@ import sys
 from pathlib import Path
 from typing import Any, Iterator, TextIO
 
-from knowledge.tempfiles import remove_stale_temporaries, temp_path
+from knowledge.tempfiles import exit_on_sigterm, remove_stale_temporaries, temp_path
 
 FORMATS = ("txt", "jsonl", "tsv")
 ANNOTATION_FIELDS = ("words", "entities", "phrases", "srl")
@@ -312,6 +312,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--table", action="store_true", help="print a Markdown table of the predictions")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
+    exit_on_sigterm()  # kill (SIGTERM) removes the temporary output like an error does
     if args.batch_size < 1:
         parser.error("--batch-size must be >= 1")
     if args.kg and args.no_kg:

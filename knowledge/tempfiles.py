@@ -58,3 +58,19 @@ def remove_stale_temporaries(folder: str | os.PathLike, prefix: str) -> list[Pat
         except OSError:
             pass
     return removed
+
+
+def exit_on_sigterm() -> None:
+    """Make SIGTERM raise ``SystemExit(143)`` in the main thread, so that a CLI's ``finally`` and
+    ``except BaseException`` blocks remove its temporary files (``kill`` without ``-9``). Only a
+    default handler is replaced; call it from a CLI's ``main``."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        def _exit(signum, frame):  # noqa: ARG001
+            raise SystemExit(128 + signum)
+
+        signal.signal(signal.SIGTERM, _exit)

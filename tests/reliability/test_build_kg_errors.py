@@ -123,3 +123,26 @@ def test_store_mode_follows_the_umask(tmp_path, capsys):
     finally:
         os.umask(old)
     assert rc == 0 and (tmp_path / "kg.sqlite").stat().st_mode & 0o777 == 0o644
+
+
+def test_sigterm_during_a_build_leaves_no_temporary_file(tmp_path):
+    import signal
+    import time
+
+    from benchmarks.bench_kg_synthetic import write_synthetic_spo
+
+    src = write_synthetic_spo(tmp_path / "big.spo", 400_000)
+    out = tmp_path / "kg.sqlite"
+    proc = subprocess.Popen([sys.executable, "-m", "kgbert.build_kg", str(src), "--out", str(out), "--no-progress"],
+                            cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.time() + 120
+    while time.time() < deadline and not list(tmp_path.glob(".kg.sqlite.*.tmp")):
+        if proc.poll() is not None:
+            pytest.skip("the build finished before it could be interrupted")
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(60)
+    if proc.returncode == 0:
+        pytest.skip("the build finished before the signal arrived")
+    assert proc.returncode == 143, proc.stderr.read()[-2000:]
+    assert not out.exists() and [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
