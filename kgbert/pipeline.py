@@ -439,7 +439,8 @@ class Pipeline:
         w, seg = item.windowed, item.segments[0]
         if w.kind == "token":
             n = len(seg.char_offsets or [])
-            merged = merge_token_probs(w, window_probs, n)
+            outside = self.labels.index("O") if "O" in self.labels else 0
+            merged = merge_token_probs(w, window_probs, n, outside)
             out = self._decode_token(PreparedInput([seg], {"token_map": list(range(n))}), merged)
         else:
             out = self._decode_class(torch.stack(window_probs).mean(dim=0))

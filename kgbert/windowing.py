@@ -101,8 +101,10 @@ def prepare_windows(pipe: "Pipeline", ann: Annotation) -> Windowed:
     return Windowed(kind, windows, ranges, [s for s, _ in spans])
 
 
-def merge_token_probs(w: Windowed, window_probs: Sequence[Any], n_tokens: int):
-    """(n_tokens, C) probabilities: each token's row from the window where it is most central."""
+def merge_token_probs(w: Windowed, window_probs: Sequence[Any], n_tokens: int, outside: int = 0):
+    """(n_tokens, C) probabilities: each token's row from the window where it is most central (a
+    token no window predicted, which does not happen unless a window was cut, gets label
+    ``outside`` with probability 1)."""
     import torch
 
     best = [-1] * n_tokens
@@ -120,6 +122,7 @@ def merge_token_probs(w: Windowed, window_probs: Sequence[Any], n_tokens: int):
                 rows[a + tok] = probs[pos]
     num_labels = window_probs[0].shape[-1]
     empty = torch.zeros(num_labels)
+    empty[outside] = 1.0
     return torch.stack([r if r is not None else empty for r in rows]) if rows else empty[None, :0]
 
 

@@ -15,7 +15,8 @@ HMAC-SHA256 tag made with this user's key (``~/.cache/kgbert/matcher.key``, crea
 use; ``KGBERT_KEY_DIR`` moves it). A file that was not written by this user on this machine (a
 planted or copied file, a damaged one, a wrong header, another store's or another version's
 automaton) is ignored and the automaton is rebuilt from the store and rewritten. Loading 1M names
-takes well under a second (see ``benchmarks/bench_matcher_load.py``); rebuilding takes 10+ s.
+takes 0.7-2 s on the 2-core test machine (about 1.4x the pickle it replaces), rebuilding them
+35-86 s (``benchmarks/bench_matcher_load.py``).
 
 **Latin and digit runs.** By default (``latin_boundaries=True``) no mention starts or ends inside a
 run of Latin letters or digits: the KG name ``100`` is not found in ``U100`` or ``1000``, ``GB`` not
