@@ -134,6 +134,9 @@ def render_markdown(cfg: BenchConfig, rows: Sequence[dict], records: Sequence[di
     lines.append("Scores in percent, mean ± sample std over seeds; best per task in **bold**; costs are medians over "
                  "seeds; throughput counts non-padding input tokens (injected knowledge included); "
                  "'cut' = examples / original tokens truncated to fit max_length.")
+    if quick:
+        lines.append("**Quick mode**: a tiny budget (the config's `quick:` section) to check the grid end to end; "
+                     "its scores are a smoke test, not measurements.")
     lines.append("")
     for task, entry in cfg.tasks.items():
         trows = [r for r in rows if r["task"] == task]
