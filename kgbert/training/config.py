@@ -101,7 +101,7 @@ class TrainingConfig:
     fp16: bool = False
     num_workers: int = 0
     ddp_backend: Optional[str] = None  # e.g. gloo for CPU multi-process
-    threads: Optional[int] = None  # torch.set_num_threads, when set
+    threads: Union[int, Literal["auto"], None] = "auto"  # torch.set_num_threads; auto: cores minus load (kgbert.training.threads)
     progress: bool = True  # tqdm bars
 
 

@@ -39,6 +39,7 @@ from kgbert.data.readers import DataError, check_labels, collect_labels, read_ex
 from kgbert.training.config import ConfigError, RunConfig, dump_config
 from kgbert.training.resources import kg_info, prepare_backbone, resolve_kg
 from kgbert.training.splits import carve_dev, split_stats
+from kgbert.training.threads import resolve_threads
 from kgbert.training.tasks import TaskSpec
 
 LossFn = Callable[..., Any]
@@ -271,8 +272,9 @@ def run_training(
     from kgbert.models import build_model
 
     t0 = time.time()
-    if config.training.threads:
-        torch.set_num_threads(config.training.threads)
+    threads = resolve_threads(config.training.threads)
+    if threads:
+        torch.set_num_threads(threads)
     run_dir = config.run_dir
     task_type = config.task.type
     progress = config.training.progress
@@ -348,6 +350,7 @@ def run_training(
         "global_step": trainer.state.global_step,
         "world_size": args.world_size,
         "n_parameters": sum(p.numel() for p in model.parameters()),
+        "torch_threads": torch.get_num_threads(),
         "data": data_stats,
         "train": {k: v for k, v in train_out.metrics.items()},
     }

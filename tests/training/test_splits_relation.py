@@ -93,3 +93,17 @@ def test_relation_task_tiny_model(tmp_path, encoder):
     assert info["task"] == "sequence" and info["run_task"] == "relation"
     preds = [json.loads(l) for l in (tmp_path / "run" / "predictions" / "test.jsonl").read_text().splitlines()]
     assert len(preds) == 24 and preds[0]["text_a"].count("$") == 2 and preds[0]["text_a"].count("#") == 2
+
+
+def test_thread_count_setting():
+    from kgbert.training.threads import auto_threads, resolve_threads
+
+    assert auto_threads(cores=2, load=6.0) == 1 and auto_threads(cores=16, load=0.2) == 16
+    assert auto_threads(cores=8, load=2.6) == 5 and auto_threads(cores=1, load=0.0) == 1
+    assert resolve_threads(None) is None and resolve_threads(3) == 3 and resolve_threads("auto") >= 1
+    with pytest.raises(ValueError, match="positive integer"):
+        resolve_threads(0)
+    assert config_from_dict({}).training.threads == "auto"
+    assert config_from_dict({"training": {"threads": 2}}).training.threads == 2
+    assert config_from_dict({}, overrides=["training.threads=auto"]).training.threads == "auto"
+    assert config_from_dict({}, overrides=["training.threads=null"]).training.threads is None
