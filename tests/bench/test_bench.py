@@ -134,3 +134,22 @@ def test_shipped_bench_configs_parse():
         for quick in (False, True):
             cfg = load_bench(p, quick=quick)
             assert cfg.encoders and cfg.tasks
+
+
+@pytest.mark.slow
+def test_cli_subset_report_only_and_exit_codes(tmp_path, capsys):
+    import yaml
+
+    from kgbert.bench.__main__ import main
+
+    path = tmp_path / "b.yaml"
+    path.write_text(yaml.safe_dump(tiny_bench(tmp_path)), encoding="utf-8")
+    assert main([str(path), "--quick", "--no-progress", "--tasks", "pair", "--encoders", "bert"]) == 0
+    out = capsys.readouterr().out
+    assert "## pair" in out and "## ner" not in out and "(quick mode)" in out
+    cells = list((tmp_path / "bench" / "cells").glob("*/*/*/cell.json"))
+    assert [c.parent.parent.parent.name for c in cells] == ["pair"]
+    assert main([str(path), "--quick", "--report-only", "--tasks", "pair"]) == 0  # nothing rerun
+    assert len(list((tmp_path / "bench" / "cells").glob("*/*/*/cell.json"))) == 1
+    assert main([str(path), "--quick", "--tasks", "nope"]) == 2
+    assert "unknown task(s) ['nope']" in capsys.readouterr().err
