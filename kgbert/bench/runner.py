@@ -48,9 +48,12 @@ def write_json(path: Path, obj: Any) -> None:
 
 
 def config_hash(run: RunConfig) -> str:
+    """Hash of what decides a cell's result (not where it is written, nor progress bars)."""
     d = run.to_dict()
-    d.pop("resume", None)
+    for key in ("resume", "overwrite", "output_dir"):
+        d.pop(key, None)
     d["training"].pop("progress", None)
+    d["kg"].pop("cache_dir", None)
     return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
@@ -83,6 +86,9 @@ def cell_record(metrics: dict[str, Any], split: str, metric: str) -> dict[str, A
         "infer_tokens_per_s": _ratio(ev.get("input_tokens"), ev_runtime),
         "n_parameters": metrics.get("n_parameters"),
         "global_step": metrics.get("global_step"),
+        # a resumed cell's train throughput is the trainer's (all samples / this session's time): too high
+        "resumed_from": metrics.get("resumed_from"),
+        "torch_threads": metrics.get("torch_threads"),
         "data": data,
     }
 
@@ -107,8 +113,19 @@ def run_cell(run: RunConfig, *, task: str, encoder: str, split: str, metric: str
                         "traceback": traceback.format_exc(limit=20)[-4000:]}
     rec["cell_wall_s"] = time.perf_counter() - t0
     rec.update(mem.as_dict())
+    _release_memory()
     rec["environment"] = environment()
     return rec
+
+
+def _release_memory() -> None:
+    import gc
+
+    import torch
+
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
 
 
 def load_cell(path: Path) -> dict[str, Any] | None:
