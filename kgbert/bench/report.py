@@ -127,10 +127,12 @@ def render_markdown(cfg: BenchConfig, rows: Sequence[dict], records: Sequence[di
     lines = [f"# Bench `{cfg.name}`" + (" (quick mode)" if quick else ""), ""]
     dev = env.get("device", {})
     ver = env.get("versions", {})
-    git = env.get("git", {})
+    commits = sorted({f"{str((r.get('environment') or {}).get('git', {}).get('commit'))[:12]}"
+                      + (" (dirty)" if (r.get("environment") or {}).get("git", {}).get("dirty") else "")
+                      for r in records})
     lines.append(f"Seeds {list(cfg.seeds)}; device {dev.get('device')} ({dev.get('name')}); torch {ver.get('torch')}, "
-                 f"transformers {ver.get('transformers')}, python {ver.get('python')}; git {str(git.get('commit'))[:12]}"
-                 + (" (dirty)" if git.get("dirty") else "") + ".")
+                 f"transformers {ver.get('transformers')}, python {ver.get('python')}; cells run at git commit(s) "
+                 f"{', '.join(commits) or 'unknown'}.")
     lines.append("Scores in percent, mean ± sample std over seeds; best per task in **bold**; costs are medians over "
                  "seeds; throughput counts non-padding input tokens (injected knowledge included); "
                  "'cut' = examples / original tokens truncated to fit max_length.")

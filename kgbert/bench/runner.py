@@ -94,8 +94,9 @@ def cell_record(metrics: dict[str, Any], split: str, metric: str) -> dict[str, A
 
 
 def run_cell(run: RunConfig, *, task: str, encoder: str, split: str, metric: str,
-             trainer: Callable[[RunConfig], dict] | None = None) -> dict[str, Any]:
-    """Run one cell; never raises for a failure inside the cell (it is recorded)."""
+             trainer: Callable[[RunConfig], dict] | None = None, env: dict | None = None) -> dict[str, Any]:
+    """Run one cell; never raises for a failure inside the cell (it is recorded). ``env``: the
+    environment taken when the grid started (the git commit of the code this process imported)."""
     if trainer is None:
         from kgbert.training.trainer import run_training as trainer
     rec: dict[str, Any] = {"task": task, "encoder": encoder, "seed": run.seed, "split": split, "metric": metric,
@@ -114,7 +115,7 @@ def run_cell(run: RunConfig, *, task: str, encoder: str, split: str, metric: str
     rec["cell_wall_s"] = time.perf_counter() - t0
     rec.update(mem.as_dict())
     _release_memory()
-    rec["environment"] = environment()
+    rec["environment"] = env if env is not None else environment()
     return rec
 
 
@@ -169,6 +170,7 @@ def run_bench(
                 f"{cell_dir(cfg, t, e, s)} holds a finished cell run with another config; "
                 "use another output_dir (or delete that cell to rerun it)"
             )
+    env = environment()  # once, before any cell: the code this process runs is the code imported now
     bar = tqdm(cells, desc=f"bench {cfg.name}", disable=not progress, unit="cell")
     for t, e, s in bar:
         bar.set_postfix_str(f"{t}/{e}/seed{s}")
@@ -179,7 +181,8 @@ def run_bench(
             continue
         run = runs[(t, e, s)]
         entry = cfg.tasks[t]
-        rec = run_cell(run, task=t, encoder=e, split=task_split(entry, run), metric=task_metric(entry, run), trainer=trainer)
+        rec = run_cell(run, task=t, encoder=e, split=task_split(entry, run), metric=task_metric(entry, run), trainer=trainer,
+                       env=env)
         write_json(path / CELL_FILE, rec)
         if rec["status"] != "ok":
             log(f"cell {t}/{e}/seed{s} failed: {rec['error']['type']}: {rec['error']['message']}")
