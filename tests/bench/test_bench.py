@@ -69,6 +69,8 @@ def test_quick_grid_resume_failure_and_reports(tmp_path):
                 "infer_tokens_per_s", "peak_rss_mb", "n_parameters", "environment", "data"):
         assert ok[key] is not None, key
     assert ok["environment"]["versions"]["torch"] and "commit" in ok["environment"]["git"]
+    run_now = [r for r in records if r["run_dir"] in calls]
+    assert all(r["environment"] == run_now[0]["environment"] for r in run_now)  # taken once per grid
     assert ok["data"]["test"]["examples"] == 8 and "truncated_tokens" in ok["data"]["test"]
     assert ok["n_parameters"] > 0 and 0.0 <= ok["score"] <= 1.0
     # 3) a third call reruns only the failed cells
