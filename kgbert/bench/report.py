@@ -68,6 +68,10 @@ def summarize(cfg: BenchConfig, records: Sequence[dict]) -> list[dict[str, Any]]
             row["train_cut_examples"] = _cut_share(ok, ["train"], "examples")
             row["eval_cut_examples"] = _cut_share(ok, [eval_split], "examples")
             row["eval_cut_tokens"] = _cut_share(ok, [eval_split], "tokens")
+            ev = ok[0].get("data", {}).get(eval_split, {}) if ok else {}
+            # knowledge encoders: KG mentions and injected branches per sentence of the reported split
+            row["kg_mentions_per_sent"] = ev["entities"] / ev["examples"] if "entities" in ev and ev.get("examples") else None
+            row["kg_branches_per_sent"] = ev["branches"] / ev["examples"] if "branches" in ev and ev.get("examples") else None
             task_rows.append(row)
         scored = [r for r in task_rows if r["mean"] is not None]
         if scored:
@@ -120,7 +124,7 @@ def _pct(v: float | None) -> str:
 
 MD_COLUMNS = ["encoder", "split", "metric", "score (mean ± std, %)", "n", "paper", "train s", "train seq/s",
               "train tok/s", "infer seq/s", "infer tok/s", "peak RSS MB", "params (M)", "cut ex. train %",
-              "cut ex. eval %", "cut tok. eval %"]
+              "cut ex. eval %", "cut tok. eval %", "KG mentions/sent.", "branches/sent."]
 
 
 def render_markdown(cfg: BenchConfig, rows: Sequence[dict], records: Sequence[dict], env: dict, quick: bool) -> str:
@@ -151,7 +155,8 @@ def render_markdown(cfg: BenchConfig, rows: Sequence[dict], records: Sequence[di
                      "–" if r["paper"] is None else str(r["paper"]), _num(r["train_wall_s"]), _num(r["train_seq_per_s"]),
                      _num(r["train_tokens_per_s"], 0), _num(r["infer_seq_per_s"]), _num(r["infer_tokens_per_s"], 0),
                      _num(r["peak_rss_mb"], 0), _num(params, 2), _pct(r["train_cut_examples"]),
-                     _pct(r["eval_cut_examples"]), _pct(r["eval_cut_tokens"])]
+                     _pct(r["eval_cut_examples"]), _pct(r["eval_cut_tokens"]),
+                     _num(r["kg_mentions_per_sent"], 2), _num(r["kg_branches_per_sent"], 2)]
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
         note = spread_note(trows)

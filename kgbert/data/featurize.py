@@ -175,7 +175,7 @@ class Featurizer:
         self.stats["truncated_tokens"] = self.stats.get("truncated_tokens", 0) + total - kept
         if self.stats["truncated_examples"] == 1:
             logger.warning(
-                "%s: %d original tokens cut to fit max_length=%d (further cuts are only counted in feat.stats)",
+                "%s: %d original tokens cut to fit max_length=%d (further cuts are counted in feat.stats; the trainer writes them per split to metrics.json)",
                 _where(example), total - kept, self.max_length,
             )
 
