@@ -54,7 +54,7 @@ ENCODERS: dict[str, EncoderSpec] = {
         KBertForSequenceClassification,
         KBertForTokenClassification,
         model_options=frozenset({"use_vm"}),
-        featurizer_options=frozenset({"max_entities", "inject", "predicates", "max_branch_tokens", "min_entity_len"}),
+        featurizer_options=frozenset({"max_entities", "inject", "predicates", "max_branch_tokens", "min_entity_len", "stoplist", "max_df"}),
     ),
 }
 

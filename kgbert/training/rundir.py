@@ -25,6 +25,13 @@ def is_run_dir(path: str | os.PathLike) -> bool:
     return (Path(path) / MARKER).is_file()
 
 
+def mark_run_dir(run_dir: str | os.PathLike) -> None:
+    """Create ``run_dir`` (if needed) with the marker: for tools that own the path they train
+    into (the bench runner's cell directories), before they write anything there themselves."""
+    run_dir = Path(run_dir)
+    mark_run_dir(run_dir)
+
+
 def check_run_dir(run_dir: Path) -> None:
     """Raise ``ConfigError`` if ``run_dir`` exists but is not ours (see module doc). Every
     process calls it before the main one prepares the directory, so all of them stop together."""
@@ -51,7 +58,4 @@ def prepare_run_dir(run_dir: Path, *, overwrite: bool, resume: bool | None) -> N
             shutil.rmtree(run_dir)
         elif resume is False and (run_dir / "checkpoints").is_dir():
             shutil.rmtree(run_dir / "checkpoints")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    marker = run_dir / MARKER
-    if not marker.exists():
-        marker.write_text(json.dumps({"tool": "kgbert.train", "created": time.time()}) + "\n", encoding="utf-8")
+    mark_run_dir(run_dir)
