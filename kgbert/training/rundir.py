@@ -29,7 +29,10 @@ def mark_run_dir(run_dir: str | os.PathLike) -> None:
     """Create ``run_dir`` (if needed) with the marker: for tools that own the path they train
     into (the bench runner's cell directories), before they write anything there themselves."""
     run_dir = Path(run_dir)
-    mark_run_dir(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    marker = run_dir / MARKER
+    if not marker.exists():
+        marker.write_text(json.dumps({"tool": "kgbert.train", "created": time.time()}) + "\n", encoding="utf-8")
 
 
 def check_run_dir(run_dir: Path) -> None:

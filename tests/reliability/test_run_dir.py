@@ -55,3 +55,19 @@ def test_overwrite_replaces_its_own_run_and_resume_false_clears_checkpoints(tmp_
     afile.write_text("x")
     with pytest.raises(ConfigError, match="not a directory"):
         prepare_run_dir(afile, overwrite=True, resume=None)
+
+
+def test_a_bench_cell_that_failed_before_training_stays_rerunnable(tmp_path):
+    """The bench writes cell.json into the cell's run dir; a cell that failed before the trainer
+    created the directory must not be refused as "not a kgbert run directory" on the rerun."""
+    from kgbert.bench.config import bench_from_dict
+    from kgbert.bench.runner import run_bench
+    from tests.bench.helpers import tiny_bench
+
+    raw = tiny_bench(tmp_path)
+    raw["tasks"]["ner"]["run"]["data"]["train"] = str(tmp_path / "missing.tsv")
+    cfg = bench_from_dict(raw, quick=True)
+    for _ in range(2):
+        (rec,) = run_bench(cfg, tasks=["ner"], encoders=["bert"], progress=False, log=lambda m: None)
+        assert rec["status"] == "failed" and "not a kgbert run directory" not in rec["error"]["message"]
+        assert "missing.tsv" in rec["error"]["message"]
