@@ -84,6 +84,11 @@ def parse_json_record(line: str, pair: bool) -> tuple[Any, dict[str, Any]]:
         raise BadLine(f"invalid JSON ({e.msg}, column {e.colno})") from None
     if not isinstance(obj, dict):
         raise BadLine(f"expected a JSON object, got {type(obj).__name__}")
+    if "\\u" in line:  # a lone surrogate ("\ud800") is no character: it cannot be written out
+        try:
+            json.dumps(obj, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError as e:
+            raise BadLine(f"lone surrogate {e.object[e.start]!r} (a \\u escape that is no character)") from None
     extra = {"id": obj["id"]} if "id" in obj else {}
     if pair:
         ka, kb = _first_key(obj, TEXT_KEYS), _first_key(obj, TEXT_B_KEYS)

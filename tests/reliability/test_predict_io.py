@@ -46,3 +46,16 @@ def test_stale_temporary_of_a_killed_run_is_removed_and_mode_follows_umask(tmp_p
     assert rc == 0, capsys.readouterr().err
     assert not stale.exists() and running.exists()
     assert (tmp_path / "preds.jsonl").stat().st_mode & 0o777 == 0o644
+
+
+def test_lone_surrogate_in_jsonl_is_a_bad_line(tmp_path, capsys):
+    inp = tmp_path / "in.jsonl"
+    inp.write_text('{"text": "头痛"}\n{"text": "坏\\ud800的"}\n{"text": "发热", "id": "\\udfff"}\n{"text": "咳嗽"}\n',
+                   encoding="utf-8")
+    out = tmp_path / "preds.jsonl"
+    rc = _predict(trained_run("ner"), inp, out)
+    err = capsys.readouterr().err
+    assert rc == 0, err
+    assert f"{inp}:2: lone surrogate" in err and f"{inp}:3: lone surrogate" in err
+    recs = [json.loads(l) for l in out.read_text(encoding="utf-8").splitlines()]
+    assert [r["source"] for r in recs] == [f"{inp}:1", f"{inp}:4"]
