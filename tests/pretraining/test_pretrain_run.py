@@ -193,3 +193,32 @@ def test_fine_tune_from_pretrained_backbone(tmp_path, encoder):
     model, tok, _ = load_best(tmp_path / "ft" / "run")
     assert model.config.hidden_size == 32 and model.config.num_hidden_layers == 2
     assert tok.get_vocab() == load_tokenizer(best).get_vocab()
+
+
+def test_time_budget_schedule(tmp_path, monkeypatch):
+    """The LR decays with max(step, time) progress and reaches 0 when the budget is spent."""
+    import kgbert.pretraining.run as run
+
+    now = [1000.0]
+    monkeypatch.setattr(run.time, "time", lambda: now[0])
+    budget = run.TimeBudget(tmp_path, budget_s=100.0, max_steps=1000)
+    f = run.budget_lr_lambda(budget, warmup_steps=10, kind="linear")
+    assert f(5) == pytest.approx(0.5 * (1 - 5 / 1000))  # warmup, times the decay already under way
+    assert f(100) == pytest.approx(0.9)  # step progress 0.1, time progress 0
+    now[0] = 1050.0
+    assert f(100) == pytest.approx(0.5)  # time progress 0.5 wins
+    assert run.budget_lr_lambda(budget, 10, "cosine")(100) == pytest.approx(0.5)
+    now[0] = 1100.0
+    assert f(100) == 0.0 and budget.progress(100) == 1.0
+    # a resumed run keeps the deadline of the first start
+    now[0] = 5000.0
+    assert run.TimeBudget(tmp_path, budget_s=999.0, max_steps=1000).progress(0) == 1.0
+
+
+@pytest.mark.slow
+def test_time_budget_stops_and_exports(tmp_path):
+    cfg = tiny_config(tmp_path, **{"training.max_steps": 100000, "training.time_budget_s": 3.0, "training.save_steps": 100000})
+    info = run_pretraining(cfg)
+    assert 0 < info["global_step"] < 100000
+    assert (cfg.run_dir / "best" / "model.safetensors").is_file()
+    assert (cfg.run_dir / "checkpoints" / f"checkpoint-{info['global_step']}").is_dir()  # saved on stop
