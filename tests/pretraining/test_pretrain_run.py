@@ -222,3 +222,25 @@ def test_time_budget_stops_and_exports(tmp_path):
     assert 0 < info["global_step"] < 100000
     assert (cfg.run_dir / "best" / "model.safetensors").is_file()
     assert (cfg.run_dir / "checkpoints" / f"checkpoint-{info['global_step']}").is_dir()  # saved on stop
+
+
+def test_fp16_export_loads_as_float32(tmp_path):
+    from transformers import AutoModelForMaskedLM, BertConfig
+
+    from kgbert.checkpoints import make_random_checkpoint
+    from kgbert.models import build_model
+    from kgbert.pretraining.export import export_checkpoint_dir
+
+    src = make_random_checkpoint(tmp_path / "src", texts=["高血压患者服用依那普利"], hidden_size=16, num_hidden_layers=1,
+                                 num_attention_heads=2, intermediate_size=32)
+    out = export_checkpoint_dir(src, tmp_path / "fp16", fp16=True)
+    w16 = load_file(str(out / "model.safetensors"))
+    w32 = load_file(str(src / "model.safetensors"))
+    assert all(v.dtype == torch.float16 for v in w16.values())
+    assert (out / "model.safetensors").stat().st_size < 0.6 * (src / "model.safetensors").stat().st_size
+    m = AutoModelForMaskedLM.from_pretrained(str(out))
+    assert next(m.parameters()).dtype == torch.float32
+    k = "bert.embeddings.word_embeddings.weight"
+    torch.testing.assert_close(m.bert.embeddings.word_embeddings.weight, w32[k].half().float())
+    assert next(build_model("kbert", "token", 3, backbone=str(out)).parameters()).dtype == torch.float32
+    assert BertConfig.from_pretrained(str(out)).vocab_size == len((out / "vocab.txt").read_text(encoding="utf-8").splitlines())
