@@ -32,7 +32,8 @@ def _open_binary(path: Path):
     except OSError as e:
         raise CorpusError(f"{path}: cannot read corpus file ({e.strerror or e})") from None
     if magic == b"\x1f\x8b":
-        return gzip.GzipFile(fileobj=fh)
+        fh.close()
+        return gzip.open(path, "rb")  # owns (and closes) its file
     return fh
 
 
