@@ -23,6 +23,7 @@ from spacy.tokens import Doc, Span
 from spacy.util import filter_spans
 
 from annotators.annotation import Entity, resolve_entity_overlaps
+from annotators.names import COMPONENTS  # noqa: F401  (re-exported)
 from annotators.extensions import ENTITY_GROUPS, KG_GROUP, NER_GROUP, PHRASE_GROUP, register_extensions
 
 register_extensions()
@@ -280,10 +281,4 @@ def make_srl(nlp: Language, name: str, model_dir: str | None, device: str) -> Sr
     return SrlComponent(name, model_dir, device)
 
 
-COMPONENTS = {
-    "kg_entities": "kgbert_kg_entities_v1",
-    "entities": "kgbert_entities_v1",
-    "phrases": "kgbert_phrases_v1",
-    "srl": "kgbert_srl_v1",
-}
-"""Short component name -> factory name, in pipeline order."""
+

@@ -20,8 +20,7 @@ from torch import nn
 from transformers import PretrainedConfig
 from transformers.modeling_outputs import SequenceClassifierOutput, TokenClassifierOutput
 
-IGNORE_INDEX = -100
-"""Label value ignored by the token-classification loss."""
+from kgbert.constants import IGNORE_INDEX
 
 
 def _head_dropout(config: PretrainedConfig) -> float:

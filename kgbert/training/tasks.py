@@ -16,6 +16,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from kgbert.data.example import Example
+from kgbert.data.token_map import first_positions
 from kgbert.metrics import classification_scores, entity_scores
 
 
@@ -46,11 +47,9 @@ class TaskSpec:
         out = []
         for row, feat, ex in zip(pred_ids, features, examples):
             tags = ["O"] * len(ex.tokens or [])
-            filled = [False] * len(tags)
-            for pos, tok in enumerate(feat["token_map"]):
-                if 0 <= tok < len(tags) and not filled[tok] and pos < len(row) and row[pos] >= 0:
+            for tok, pos in enumerate(first_positions(feat["token_map"], len(tags))):
+                if 0 <= pos < len(row) and row[pos] >= 0:
                     tags[tok] = self.label_list[int(row[pos])]
-                    filled[tok] = True
             out.append(tags)
         return out
 

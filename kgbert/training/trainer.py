@@ -43,10 +43,6 @@ from kgbert.training.tasks import TaskSpec
 LossFn = Callable[..., Any]
 """``loss_fn(model, inputs, return_outputs=False) -> loss | (loss, outputs)``."""
 
-NON_MODEL_KEYS = ("token_map",)
-"""Feature keys kept for decoding but never passed to the model."""
-
-
 class FeatureDataset(Dataset):
     """Featurised examples of one split; keeps the examples for decoding and prediction files."""
 
@@ -60,19 +56,6 @@ class FeatureDataset(Dataset):
 
     def __getitem__(self, i: int) -> dict:
         return self.features[i]
-
-
-class Collator:
-    """``featurizer.collate`` minus decoding-only keys (e.g. ``token_map``)."""
-
-    def __init__(self, featurizer: Any) -> None:
-        self.featurizer = featurizer
-
-    def __call__(self, features: list[dict]) -> dict[str, torch.Tensor]:
-        batch = self.featurizer.collate(features)
-        for k in NON_MODEL_KEYS:
-            batch.pop(k, None)
-        return batch
 
 
 def featurize(featurizer: Any, examples: Sequence[Example], desc: str, progress: bool = True) -> list[dict]:
@@ -309,7 +292,7 @@ def run_training(
     trainer = KgTrainer(
         model=model,
         args=args,
-        data_collator=Collator(featurizer),
+        data_collator=featurizer.collate,
         train_dataset=datasets["train"],
         eval_dataset=datasets.get("dev"),
         processing_class=tokenizer,

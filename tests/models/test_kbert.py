@@ -151,7 +151,7 @@ def test_hidden_tokens_do_not_leak(ckpt, kg, task, attn):
 
 
 def _bert_kwargs(model, batch):
-    mask = model._knowledge_mask(batch["attention_mask"], batch["anchor_ids"], batch["branch_ids"])
+    mask = model.encoder_attention_mask(batch["attention_mask"], anchor_ids=batch["anchor_ids"], branch_ids=batch["branch_ids"])
     return dict(input_ids=batch["input_ids"], attention_mask=mask, token_type_ids=batch["token_type_ids"],
                 position_ids=batch["position_ids"])
 
