@@ -12,4 +12,11 @@ COMPONENTS: dict[str, str] = {
 KG_COMPONENTS: tuple[str, ...] = ("kg_entities",)
 """Components that need a KG store."""
 
-__all__ = ["COMPONENTS", "KG_COMPONENTS"]
+
+
+def usable_components(components: "tuple[str, ...] | list[str]", has_kg: bool) -> tuple[str, ...]:
+    """``components`` without those that need a KG when there is none."""
+    return tuple(c for c in components if has_kg or c not in KG_COMPONENTS)
+
+
+__all__ = ["COMPONENTS", "KG_COMPONENTS", "usable_components"]

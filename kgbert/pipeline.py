@@ -496,12 +496,12 @@ class Pipeline:
 def model_annotators(info: dict[str, Any], has_kg: bool) -> tuple[str, ...]:
     """The annotator components a trained model reads: ``annotators`` of its ``kgbert.json``
     (runs from before that key: its encoder's spec), without KG components when there is no KG."""
-    from annotators.names import KG_COMPONENTS
+    from annotators.names import usable_components
 
     names = info.get("annotators")
     if names is None:
         names = get_encoder(info["encoder"]).annotators
-    return tuple(c for c in names if has_kg or c not in KG_COMPONENTS)
+    return usable_components(tuple(names), has_kg)
 
 
 __all__ = ["Pipeline", "PipelineError", "PreparedInput", "model_annotators", "resolve_checkpoint"]

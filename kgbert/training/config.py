@@ -46,6 +46,10 @@ class DataConfig:
     limit_train: Optional[int] = None  # first N training examples (demos, smoke runs)
     limit_eval: Optional[int] = None  # first N dev/test examples
     reader_options: dict[str, Any] = field(default_factory=dict)  # e.g. {scheme: bio} for conll
+    annotations: dict[str, str] = field(default_factory=dict)  # split -> JSONL of Annotation records, one per example
+    annotate: bool = False  # compute the encoder's annotators for splits without a file (cached)
+    annotation_cache_dir: str = "runs/annotation_cache"
+    annotator_options: dict[str, Any] = field(default_factory=dict)  # extra annotators.make_pipeline arguments
 
 
 @dataclass

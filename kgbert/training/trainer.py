@@ -37,7 +37,7 @@ from transformers.trainer_utils import get_last_checkpoint
 from kgbert.data.example import Example
 from kgbert.data.readers import DataError, check_labels, collect_labels, read_examples
 from kgbert.training.config import ConfigError, RunConfig, dump_config
-from kgbert.training.resources import kg_info, prepare_backbone, resolve_kg
+from kgbert.training.resources import attach_annotations, kg_info, prepare_backbone, resolve_kg
 from kgbert.training.tasks import TaskSpec
 
 LossFn = Callable[..., Any]
@@ -238,9 +238,12 @@ def run_training(
 
     Returns the content of ``metrics.json``.
     """
+    from annotators.names import usable_components
+
     from kgbert.checkpoints import load_tokenizer
     from kgbert.data import build_featurizer
     from kgbert.models import build_model
+    from kgbert.registry import get_encoder
 
     t0 = time.time()
     if config.training.threads:
@@ -264,6 +267,8 @@ def run_training(
             run_dir.mkdir(parents=True, exist_ok=True)
             dump_config(config, run_dir / "config.yaml")
         kg_path = resolve_kg(config.kg)
+        needed = usable_components(get_encoder(config.model.encoder).annotators, kg_path is not None)
+        splits = attach_annotations(splits, config.data, needed, kg_path, progress and is_main)
         backbone = prepare_backbone(config.model, splits["train"], run_dir, config.seed)
     resume_from = _resume_point(config, run_dir / "checkpoints")
 
@@ -337,7 +342,7 @@ def run_training(
         _write_json(tmp_best / "kgbert.json", {
             "encoder": config.model.encoder, "task": task_type, "labels": labels,
             "max_length": config.data.max_length, "featurizer": config.model.featurizer,
-            "model_options": config.model.options,
+            "model_options": config.model.options, "annotators": list(needed),
         })
         if best.exists():
             shutil.rmtree(best)
