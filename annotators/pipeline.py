@@ -21,11 +21,11 @@ from spacy.vocab import Vocab
 import annotators.components  # noqa: F401  (registers the factories)
 from annotators.components import COMPONENTS
 from annotators.extensions import register_extensions
+from annotators.names import TOKENIZER
 from annotators.segment import Segmenter
 
 register_extensions()
 
-TOKENIZER = "kgbert.zh_tokenizer.v1"
 
 
 def doc_from_spans(vocab: Vocab, text: str, words: Sequence[tuple[int, int]], tags: Sequence[str | None] | None = None) -> Doc:

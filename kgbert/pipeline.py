@@ -211,8 +211,9 @@ class Pipeline:
                 matcher (for K-BERT the very matcher it was trained with) or, for display, the
                 KG matcher, and words are not computed.
             device: torch device (``"cpu"``, ``"cuda"``, ``"cuda:1"``...).
-            annotator_components: components of :func:`annotators.make_pipeline` to run instead
-                (default: the ``annotators`` recorded in ``kgbert.json``, i.e. the encoder's
+            annotator_components: annotators to run instead (names of :mod:`annotators.names`:
+                ``words`` and the :func:`annotators.make_pipeline` components; default: the
+                ``annotators`` recorded in ``kgbert.json``, i.e. the encoder's
                 :class:`~kgbert.registry.EncoderSpec` ones; components that need a KG are left
                 out without one).
             truncate: cut over-long texts (the cut part gets no prediction) instead of raising.
@@ -258,9 +259,11 @@ class Pipeline:
                 annotator_components = model_annotators(info, has_kg=store_path is not None)
             if annotator_components:
                 import annotators
+                from annotators.names import pipeline_components
 
                 nlp = annotators.make_pipeline(
-                    kg=None if store_path is None else str(store_path), components=tuple(annotator_components)
+                    kg=None if store_path is None else str(store_path),
+                    components=pipeline_components(annotator_components),
                 )
         return cls(
             model, tokenizer, info, kg=store, nlp=nlp, device=device, truncate=truncate,

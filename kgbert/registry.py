@@ -62,12 +62,7 @@ def _added_config_fields(config_class: type) -> frozenset[str]:
         if klass is BertConfig or not issubclass(klass, BertConfig):
             break
         names.update(klass.__dict__.get("__annotations__", {}))
-        if "__init__" in klass.__dict__:
-            names.update(
-                p.name for p in inspect.signature(klass.__dict__["__init__"]).parameters.values()
-                if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD) and p.name != "self"
-            )
-    return frozenset(names)
+    return frozenset(names | _added_init_parameters(config_class, BertConfig))
 
 
 def _added_init_parameters(cls: type, base: type) -> frozenset[str]:

@@ -7,7 +7,7 @@ Two sources (``data.annotations`` / ``data.annotate`` in a run config):
   single texts, ``{"a": {...}, "b": {...}}`` for pairs. Each record's ``text`` must be the
   example's text (``text_a``; for NER the concatenated tokens): a mismatch is an error naming the
   annotation file's line and the example's ``file:line``.
-- **computed by the annotators** (:func:`annotators.make_pipeline` with the encoder's components)
+- **computed by the annotators** (:func:`annotators.make_pipeline` with the encoder's annotators)
   once and cached as such a JSONL file, keyed by the split file's content, the components and
   their versions (factory names end in ``_v<N>``), the KG store's content and the package
   versions of spaCy and jieba. A cached file is never rewritten (written to a temporary file and
@@ -98,11 +98,11 @@ def annotator_fingerprint(components: Sequence[str], kg_path: str | os.PathLike 
     content, the annotator options and the versions of spaCy and jieba."""
     from importlib.metadata import PackageNotFoundError, version
 
-    from annotators.names import COMPONENTS
+    from annotators.names import ANNOTATORS
 
-    unknown = [c for c in components if c not in COMPONENTS]
+    unknown = [c for c in components if c not in ANNOTATORS]
     if unknown:
-        raise ValueError(f"unknown annotator component(s) {unknown}; known: {list(COMPONENTS)}")
+        raise ValueError(f"unknown annotator(s) {unknown}; known: {list(ANNOTATORS)}")
     versions = {}
     for pkg in ("spacy", "jieba"):
         try:
@@ -115,7 +115,7 @@ def annotator_fingerprint(components: Sequence[str], kg_path: str | os.PathLike 
         kg_sha = _file_sha256(p) if p.is_file() else str(p.resolve())
     return {
         "v": ANNOTATION_CACHE_VERSION,
-        "components": [COMPONENTS[c] for c in components],
+        "components": [ANNOTATORS[c] for c in components],
         "kg": kg_sha,
         "options": options,
         "packages": versions,
@@ -137,9 +137,12 @@ def annotate_examples(
     if cache_path is not None and Path(cache_path).is_file():
         return read_annotations(cache_path, examples)
     import annotators
+    from annotators.names import pipeline_components
     from tqdm.auto import tqdm
 
-    nlp = annotators.make_pipeline(kg=None if kg_path is None else str(kg_path), components=tuple(components), **(options or {}))
+    nlp = annotators.make_pipeline(
+        kg=None if kg_path is None else str(kg_path), components=pipeline_components(components), **(options or {})
+    )
     texts = [ex.text_a for ex in examples]
     pairs = [ex.text_b for ex in examples if ex.text_b is not None]
     docs = nlp.pipe(texts + pairs, batch_size=64)

@@ -75,15 +75,21 @@ class KgEncoderPreTrainedModel(BertPreTrainedModel):
         position_ids: torch.Tensor | None,
         output_attentions: bool | None,
         output_hidden_states: bool | None,
+        inputs_embeds: torch.Tensor | None = None,
     ) -> BaseModelOutputWithPoolingAndCrossAttentions:
-        """``self.bert`` with ``mask`` as its attention mask and the output flags passed through."""
-        flags = {}
+        """``self.bert`` with ``mask`` as its attention mask and the output flags passed through.
+
+        An encoder that extends the word embeddings computes them itself and passes
+        ``inputs_embeds`` (B, L, H) with ``input_ids=None``; BERT adds positions and token types.
+        """
+        flags: dict[str, Any] = {}
         if output_attentions is not None:
             flags["output_attentions"] = output_attentions
         if output_hidden_states is not None:
             flags["output_hidden_states"] = output_hidden_states
         return self.bert(
             input_ids=input_ids,
+            inputs_embeds=inputs_embeds,
             attention_mask=mask,
             token_type_ids=token_type_ids,
             position_ids=position_ids,
