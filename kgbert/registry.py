@@ -123,9 +123,9 @@ class EncoderSpec:
     @property
     def featurizer_options(self) -> frozenset[str]:
         """Options of the featuriser (what its ``__init__`` adds to the base featuriser's)."""
-        from kgbert.data.featurize import Featurizer
-
-        return self._get("featurizer_options", lambda: _added_init_parameters(self.featurizer_class, Featurizer))
+        cls = self.featurizer_class
+        root = cls.__mro__[-2]  # the base featuriser (kgbert.data.featurize.Featurizer) under object
+        return self._get("featurizer_options", lambda: _added_init_parameters(cls, root))
 
     def check_options(self, options: Mapping[str, Any]) -> None:
         """Raise a ValueError naming any option that is neither a model nor a featuriser option."""
