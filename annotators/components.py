@@ -22,7 +22,6 @@ from spacy.matcher import Matcher
 from spacy.tokens import Doc, Span
 from spacy.util import filter_spans
 
-from annotators.annotation import Entity
 from annotators.names import COMPONENTS  # noqa: F401  (re-exported)
 from annotators.extensions import KG_GROUP, NER_GROUP, PHRASE_GROUP, register_extensions, resolve_doc_entities
 

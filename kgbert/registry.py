@@ -67,8 +67,8 @@ def _added_config_fields(config_class: type) -> frozenset[str]:
 
 def _added_init_parameters(cls: type, base: type) -> frozenset[str]:
     """Keyword parameters of ``cls.__init__`` that ``base.__init__`` does not have."""
-    own = inspect.signature(cls.__init__).parameters
-    inherited = inspect.signature(base.__init__).parameters
+    own = inspect.signature(cls.__init__).parameters  # type: ignore[misc]
+    inherited = inspect.signature(base.__init__).parameters  # type: ignore[misc]
     return frozenset(
         n for n, p in own.items()
         if n not in inherited and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
@@ -183,7 +183,7 @@ def register_auto_classes(spec: EncoderSpec | None = None) -> None:
         return
     from transformers import AutoConfig
 
-    config_class = spec.config_class
+    config_class: Any = spec.config_class
     AutoConfig.register(config_class.model_type, config_class, exist_ok=True)
     for head in spec.heads:
         if head in HEAD_AUTO_CLASSES:

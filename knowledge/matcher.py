@@ -26,14 +26,14 @@ import os
 import pickle
 import tempfile
 from pathlib import Path
-from typing import Iterable, NamedTuple
+from typing import Any, Iterable, NamedTuple
 
 import ahocorasick
 
 try:  # optional accelerator (see module doc)
     import ahocorasick_rs as _ars
 except ImportError:  # pragma: no cover - depends on the environment
-    _ars = None
+    _ars = None  # type: ignore[assignment]
 
 from .store import KnowledgeGraph, PathLike
 
@@ -80,7 +80,7 @@ class EntityMatcher:
         self.use_rs = _ars is not None if use_rs is None else bool(use_rs)
         if self.use_rs and _ars is None:
             raise ImportError("use_rs=True needs the ahocorasick_rs package")
-        self._rs = None
+        self._rs: Any = None
         self._rs_ids: list[int] = []
         if self.use_rs:
             self._build_rs()

@@ -103,7 +103,7 @@ def annotator_fingerprint(components: Sequence[str], kg_path: str | os.PathLike 
     unknown = [c for c in components if c not in ANNOTATORS]
     if unknown:
         raise ValueError(f"unknown annotator(s) {unknown}; known: {list(ANNOTATORS)}")
-    versions = {}
+    versions: dict[str, str | None] = {}
     for pkg in ("spacy", "jieba"):
         try:
             versions[pkg] = version(pkg)

@@ -212,8 +212,8 @@ class Featurizer:
         """Vocab ids of original tokens, one id per token."""
         ids = list(map(self._token_cache.get, tokens))
         if None in ids:
-            ids = [self.token_id(t) for t in tokens]
-        return ids
+            return [self.token_id(t) for t in tokens]
+        return ids  # type: ignore[return-value]  # no None left
 
     # ------------------------------------------------------------------ labels
     def encode_label(self, example: Example) -> int | None:
@@ -238,7 +238,7 @@ class Featurizer:
         if None in ids:
             bad = example.tags[ids.index(None)]
             raise FeaturizeError(f"{_where(example)}: unknown tag {bad!r}; known: {self.label_list}")
-        return ids
+        return ids  # type: ignore[return-value]  # no None left
 
     def _token_example(self, example: Example) -> list[str]:
         if example.tokens is None:

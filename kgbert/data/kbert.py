@@ -50,7 +50,6 @@ from bisect import bisect_left, bisect_right
 from itertools import accumulate
 from typing import TYPE_CHECKING, Any, Sequence
 
-from kgbert.constants import IGNORE_INDEX
 from kgbert.data.example import Example
 from kgbert.data.featurize import Featurizer, FeaturizeError, Segment, SequenceBuilder, _where
 
@@ -184,13 +183,13 @@ class KBertFeaturizer(Featurizer):
         mentions = self._mentions(example, text, ann)
         if not mentions:
             return
-        starts, ends = offsets() if offsets is not None else (None, None)
+        starts, ends = offsets() if offsets is not None else (None, None)  # (list[int], list[int]) or (None, None)
         cached = self._branch_cache.get
         units = seg.units  # (tok_start, tok_end, branches)
         last_end = 0
         found = 0
         for start, end, name in mentions:
-            if starts is None:
+            if starts is None or ends is None:
                 ts, te = start, end
             else:
                 ts = bisect_right(ends, start)  # first token ending after the mention starts
@@ -227,7 +226,7 @@ class KBertFeaturizer(Featurizer):
                 one_char = len(text) == len(tokens) and "" not in tokens  # token i is character i
                 self._attach(example, seg, text, example.ann_a, None if one_char else offsets)
             return segs
-        texts = [(example.text_a, example.ann_a), (example.text_b, example.ann_b)]
+        texts: list[tuple[str, Any]] = [(example.text_a, example.ann_a), (example.text_b or "", example.ann_b)]
         for seg, (text, ann) in zip(segs, texts):
             if seg.ids:
                 self._attach(example, seg, text, ann, lambda seg=seg: (seg.starts, seg.ends))
@@ -238,7 +237,7 @@ class KBertFeaturizer(Featurizer):
         """How many of the segment's branches (in order) fit in ``room``; (count, tokens used)."""
         used = 0
         count = 0
-        for ts, te, br in seg.units:
+        for _ts, te, br in seg.units:
             if te > seg.n:
                 break  # the entity was truncated away: it and everything after it
             for b in br:

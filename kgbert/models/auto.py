@@ -68,7 +68,7 @@ def build_model(
             ``use_vm``); options that belong to its featuriser are accepted and ignored.
     """
     spec = get_encoder(encoder)
-    model_cls = spec.model_class_for_task(task)
+    model_cls: Any = spec.model_class_for_task(task)
     if not isinstance(num_labels, int) or num_labels < 1:
         raise ValueError(f"num_labels must be a positive int, got {num_labels!r}")
     spec.check_options(encoder_options)

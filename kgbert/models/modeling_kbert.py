@@ -63,7 +63,7 @@ class KBertPreTrainedModel(KgEncoderPreTrainedModel):
     config_class = KBertConfig
     config: KBertConfig
 
-    def encoder_attention_mask(
+    def encoder_attention_mask(  # type: ignore[override]  # names the inputs the base takes as **encoder_inputs
         self,
         attention_mask: torch.Tensor | None,  # (B, L)
         anchor_ids: torch.Tensor | None = None,  # (B, L)
