@@ -288,11 +288,6 @@ class Pipeline:
         for NER a token is a non-whitespace character; for pairs, both texts together)."""
         return self.max_length - (3 if self.task == "pair" else 2)
 
-    @property
-    def knowledge_on(self) -> bool:
-        """Whether the featuriser injects knowledge (K-BERT with a KG)."""
-        return bool(getattr(self.featurizer, "knowledge_on", False))
-
     # ------------------------------------------------------------------ preparation
     def _entities_for(self, text: str) -> list[Entity]:
         """KG entities of a raw text without the annotators (the featuriser's own matcher if it has one)."""
