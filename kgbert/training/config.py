@@ -20,16 +20,21 @@ from typing import Any, Literal, Optional, Sequence, Union
 
 import yaml
 
+from kgbert.constants import TASKS
+
 
 class ConfigError(ValueError):
     """An invalid run config (unknown key, wrong type, bad value); names the key and file."""
+
+
+TaskType = Literal[TASKS]  # type: ignore[valid-type]  # the tasks of kgbert.constants, one home
 
 
 @dataclass
 class TaskConfig:
     """What is predicted."""
 
-    type: Literal["sequence", "pair", "token"] = "sequence"
+    type: TaskType = "sequence"
     labels: Optional[list[str]] = None  # default: collected from the train split
 
 
