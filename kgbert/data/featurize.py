@@ -62,27 +62,25 @@ def _where(example: Example) -> str:
 class Segment:
     """One original text of an example, tokenised (``n``: tokens kept after truncation).
 
-    ``labels``/``tmap``: tag ids and original-token indices (token task), else None;
-    ``starts``/``ends``: character offsets of the tokens (sequence/pair), else None.
+    ``starts``/``ends``: character offsets of the tokens (sequence/pair), else None; ``labels``:
+    tag ids (token task, labelled), else None. In the token task token i is original token i.
     Encoders may hang more on it (K-BERT: ``units``, its entities with their branches).
     """
 
-    __slots__ = ("ids", "labels", "tmap", "n", "starts", "ends", "units")
+    __slots__ = ("ids", "starts", "ends", "labels", "n", "units")
 
     def __init__(
         self,
         ids: list[int],
-        labels: list[int] | None = None,
-        tmap: list[int] | None = None,
         starts: list[int] | None = None,
         ends: list[int] | None = None,
+        labels: list[int] | None = None,
     ) -> None:
         self.ids = ids
-        self.labels = labels
-        self.tmap = tmap
-        self.n = len(ids)
         self.starts = starts
         self.ends = ends
+        self.labels = labels
+        self.n = len(ids)
         self.units: list[Any] = []
 
 
@@ -90,13 +88,15 @@ class SequenceBuilder:
     """Assembles one featurised input: ``[CLS] seg_a [SEP] (seg_b [SEP])`` with anything an encoder
     inserts, and the ``input_ids``, ``token_type_ids``, ``labels`` and ``token_map`` that go with it.
 
-    ``trunk(seg, i, j)`` appends original tokens i..j-1 of a segment (their labels and token
-    indices), ``insert(ids)`` appends added tokens (label -100, ``token_map`` -1),
-    ``end_segment()`` appends ``[SEP]`` and closes the segment (token type 0 for ``[CLS]`` and the
-    first segment with its insertions, 1 for the second).
+    ``trunk(seg, i, j)`` appends original tokens i..j-1 of a segment (with their labels and, in
+    the token task, their indices as ``token_map``), ``insert(ids)`` appends added tokens (label
+    -100, ``token_map`` -1), ``end_segment()`` appends ``[SEP]`` and closes the segment (token
+    type 0 for ``[CLS]`` and the first segment with its insertions, 1 for the second).
+    :meth:`plain` builds the same features in one go when nothing is inserted (the hot path of
+    every encoder; tested equal to the step-by-step build).
     """
 
-    __slots__ = ("featurizer", "example", "token_task", "ids", "labels", "tmap", "seg_len")
+    __slots__ = ("featurizer", "example", "token_task", "ids", "labels", "tmap", "first_len")
 
     def __init__(self, featurizer: "Featurizer", example: Example) -> None:
         self.featurizer = featurizer
@@ -105,14 +105,14 @@ class SequenceBuilder:
         self.ids: list[int] = [featurizer.cls_id]
         self.labels: list[int] = [IGNORE_INDEX]
         self.tmap: list[int] = [-1]
-        self.seg_len: list[int] = []
+        self.first_len = 0  # length of [CLS] + the first segment + its [SEP], once closed
 
     def trunk(self, seg: Segment, start: int, end: int) -> None:
         self.ids += seg.ids[start:end]
         if self.token_task:
             if seg.labels is not None:
                 self.labels += seg.labels[start:end]
-            self.tmap += seg.tmap[start:end]  # type: ignore[index]
+            self.tmap += range(start, end)
 
     def insert(self, ids: Sequence[int]) -> None:
         self.ids += ids
@@ -123,16 +123,42 @@ class SequenceBuilder:
 
     def end_segment(self) -> None:
         self.ids.append(self.featurizer.sep_id)
-        self.labels.append(IGNORE_INDEX)
-        self.tmap.append(-1)
-        self.seg_len.append(len(self.ids) - sum(self.seg_len))
+        if self.token_task:
+            self.labels.append(IGNORE_INDEX)
+            self.tmap.append(-1)
+        if not self.first_len:
+            self.first_len = len(self.ids)
+
+    @staticmethod
+    def plain(featurizer: "Featurizer", example: Example, segs: Sequence[Segment]) -> dict[str, Any]:
+        """The features of the segments with nothing inserted (= ``trunk`` + ``end_segment`` per
+        segment, then :meth:`features`), built without the per-step bookkeeping."""
+        sep = featurizer.sep_id
+        a = segs[0]
+        ids = [featurizer.cls_id, *a.ids[: a.n], sep]
+        if len(segs) == 2:
+            b = segs[1]
+            ids += b.ids[: b.n]
+            ids.append(sep)
+            typ = [0] * (a.n + 2) + [1] * (b.n + 1)
+        else:
+            typ = [0] * len(ids)
+        f: dict[str, Any] = {"input_ids": ids, "token_type_ids": typ}
+        if featurizer.task == "token":
+            f["token_map"] = [-1, *range(a.n), -1]
+            if a.labels is not None:
+                f["labels"] = [IGNORE_INDEX, *a.labels[: a.n], IGNORE_INDEX]
+        else:
+            label = featurizer.encode_label(example)
+            if label is not None:
+                f["labels"] = label
+        return f
 
     def features(self, labelled: bool) -> dict[str, Any]:
         """``input_ids``, ``token_type_ids``, then ``token_map`` (token task) and ``labels`` (when
         ``labelled`` for the token task; when the example has a label otherwise)."""
-        typ = [0] * self.seg_len[0]
-        if len(self.seg_len) > 1:
-            typ += [1] * self.seg_len[1]
+        n = len(self.ids)
+        typ = [0] * n if self.first_len == n else [0] * self.first_len + [1] * (n - self.first_len)
         f: dict[str, Any] = {"input_ids": self.ids, "token_type_ids": typ}
         if self.token_task:
             f["token_map"] = self.tmap
@@ -283,15 +309,11 @@ class Featurizer:
         """The example's original texts, tokenised (one segment; two for pairs)."""
         if self.task == "token":
             tokens = self._token_example(example)
-            return [Segment(self.token_ids(tokens), self.encode_tags(example), list(range(len(tokens))))]
-        segs = [Segment(*self._ids_starts_ends(example.text_a))]
+            return [Segment(self.token_ids(tokens), labels=self.encode_tags(example))]
+        segs = [Segment(*self.tokenize_spans(example.text_a))]
         if self.task == "pair":
-            segs.append(Segment(*self._ids_starts_ends(self._pair_text_b(example))))
+            segs.append(Segment(*self.tokenize_spans(self._pair_text_b(example))))
         return segs
-
-    def _ids_starts_ends(self, text: str) -> tuple[list[int], None, None, list[int], list[int]]:
-        ids, starts, ends = self.tokenize_spans(text)
-        return ids, None, None, starts, ends
 
     def truncate(self, example: Example, segs: list[Segment]) -> None:
         """Cut the original tokens to fit ``max_length`` with the special tokens (pairs:
@@ -309,12 +331,9 @@ class Featurizer:
             self._note_truncation(example, a.n + b.n, total)
 
     def build(self, example: Example, segs: list[Segment]) -> dict[str, Any]:
-        """Assemble the features of the (truncated) segments; encoders override to add theirs."""
-        b = SequenceBuilder(self, example)
-        for seg in segs:
-            b.trunk(seg, 0, seg.n)
-            b.end_segment()
-        return b.features(labelled=segs[0].labels is not None)
+        """Assemble the features of the (truncated) segments; encoders override to add theirs
+        (with a :class:`SequenceBuilder` when they insert tokens)."""
+        return SequenceBuilder.plain(self, example, segs)
 
     def entity_matcher(self) -> Any:
         """The entity matcher this featuriser finds entities with when an example has no
