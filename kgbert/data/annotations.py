@@ -23,20 +23,13 @@ from typing import Any, Sequence
 
 from annotators import Annotation, AnnotationError
 from kgbert.data.example import Example
+from kgbert.files import file_sha256
 
 ANNOTATION_CACHE_VERSION = 1
 
 
 class AnnotationFileError(ValueError):
     """An annotation file that does not fit its examples; names the file and line."""
-
-
-def _file_sha256(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _record(ex: Example) -> dict[str, Any]:
@@ -112,7 +105,7 @@ def annotator_fingerprint(components: Sequence[str], kg_path: str | os.PathLike 
     kg_sha = None
     if kg_path is not None:
         p = Path(kg_path)
-        kg_sha = _file_sha256(p) if p.is_file() else str(p.resolve())
+        kg_sha = file_sha256(p) if p.is_file() else str(p.resolve())
     return {
         "v": ANNOTATION_CACHE_VERSION,
         "components": [ANNOTATORS[c] for c in components],
@@ -164,7 +157,7 @@ def annotation_cache_key(split_path: str | os.PathLike, limit: int | None, finge
     annotator fingerprint."""
     h = hashlib.sha256()
     h.update(json.dumps({"limit": limit, **fingerprint}, sort_keys=True, default=str).encode())
-    h.update(_file_sha256(split_path).encode())
+    h.update(file_sha256(split_path).encode())
     return h.hexdigest()
 
 

@@ -12,23 +12,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 from typing import Any, Sequence
 
 from kgbert.data.example import Example
+from kgbert.files import file_sha256
 from kgbert.training.config import ConfigError, DataConfig, KGConfig, ModelConfig
 
 KG_CACHE_VERSION = 1
-
-
-def file_sha256(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
-    """Hex SHA-256 of a file's bytes."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def kg_cache_key(sources: Sequence[str], build_options: dict[str, Any]) -> str:
