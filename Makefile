@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo test lint bench-quick clean
 setup: $(VENV)/.kgbert-setup
 $(VENV)/.kgbert-setup: setup.cfg pyproject.toml scripts/setup_env.sh
 	VENV=$(VENV) bash scripts/setup_env.sh
@@ -17,6 +17,9 @@ test: setup
 lint: setup
 	$(PY) -m ruff check .
 	$(PY) -m mypy
+
+bench-quick: setup
+	bash scripts/bench_quick.sh $(PY)
 
 clean:
 	rm -rf runs/demo

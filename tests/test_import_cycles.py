@@ -1,5 +1,6 @@
 """No import cycles between modules of knowledge, annotators and kgbert, counting imports made
-inside functions too (a cycle that only works through function-level imports is still a cycle)."""
+inside functions too (a cycle that only works through function-level imports is still a cycle);
+imports under ``if TYPE_CHECKING:`` (annotations only, never executed) do not count."""
 from __future__ import annotations
 
 import ast
@@ -16,12 +17,25 @@ def _module_name(path: Path) -> str:
     return ".".join(parts)
 
 
+def _runtime_nodes(tree: ast.AST):
+    """Every node except those under ``if TYPE_CHECKING:`` (imports for annotations only never run)."""
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        yield node
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.If) and "TYPE_CHECKING" in ast.unparse(child.test):
+                stack.extend(child.orelse)
+                continue
+            stack.append(child)
+
+
 def import_graph() -> dict[str, set[str]]:
     modules = {_module_name(p): p for pkg in PACKAGES for p in (ROOT / pkg).rglob("*.py")}
     graph: dict[str, set[str]] = {m: set() for m in modules}
     for mod, path in modules.items():
         is_pkg = path.name == "__init__.py"
-        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+        for node in _runtime_nodes(ast.parse(path.read_text("utf-8"))):
             targets: list[str] = []
             if isinstance(node, ast.Import):
                 targets = [a.name for a in node.names]

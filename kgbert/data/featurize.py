@@ -206,7 +206,7 @@ class Featurizer:
         self._vocab: dict[str, int] = dict(tokenizer.get_vocab())
         self._set_backend()
         self._token_cache: dict[str, int] = {}
-        self.stats: dict[str, int] = {"examples": 0, "truncated_examples": 0}
+        self.stats: dict[str, int] = {"examples": 0, "truncated_examples": 0, "truncated_tokens": 0}
 
     # ------------------------------------------------------------------ tokenisation
     def tokenize(self, text: str) -> tuple[list[int], list[tuple[int, int]]]:
@@ -290,9 +290,10 @@ class Featurizer:
 
     def _note_truncation(self, example: Example, kept: int, total: int) -> None:
         self.stats["truncated_examples"] += 1
+        self.stats["truncated_tokens"] = self.stats.get("truncated_tokens", 0) + total - kept
         if self.stats["truncated_examples"] == 1:
             logger.warning(
-                "%s: %d original tokens cut to fit max_length=%d (further cuts are only counted in feat.stats)",
+                "%s: %d original tokens cut to fit max_length=%d (further cuts are counted in feat.stats; the trainer writes them per split to metrics.json)",
                 _where(example), total - kept, self.max_length,
             )
 
@@ -334,6 +335,21 @@ class Featurizer:
         """Assemble the features of the (truncated) segments; encoders override to add theirs
         (with a :class:`SequenceBuilder` when they insert tokens)."""
         return SequenceBuilder.plain(self, example, segs)
+
+    def window_tokens(self, limit: int) -> int:
+        """Text tokens per window when :class:`kgbert.pipeline.Pipeline` splits a text longer than
+        ``limit`` (the model's limit without special tokens): all of it; a featuriser that
+        inserts tokens leaves room for them."""
+        return limit
+
+    def fit(self, examples: Sequence[Example]) -> None:
+        """Learn options from the training examples before featurising (no-op here; K-BERT:
+        its ``max_df`` block list). The trainer calls it on the train split."""
+
+    def saved_options(self, options: dict[str, Any]) -> dict[str, Any]:
+        """The featuriser options inference must use, as saved in ``kgbert.json`` (here: as given;
+        K-BERT: ``max_df`` resolved into a ``stoplist``)."""
+        return dict(options)
 
     def entity_matcher(self) -> Any:
         """The entity matcher this featuriser finds entities with when an example has no

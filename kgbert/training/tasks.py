@@ -15,6 +15,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from kgbert.constants import RUN_TASK_MODEL
 from kgbert.data.example import Example
 from kgbert.data.token_map import first_positions
 from kgbert.metrics import classification_scores, entity_scores
@@ -29,8 +30,13 @@ class TaskSpec:
 
     @property
     def default_metric(self) -> str:
-        """The metric that picks the best checkpoint."""
-        return "f1" if self.type == "token" else "accuracy"
+        """The metric that picks the best checkpoint (relation: macro-F1, 44 skewed classes)."""
+        return "f1" if self.type == "token" else "macro_f1" if self.type == "relation" else "accuracy"
+
+    @property
+    def model_task(self) -> str:
+        """The featuriser/model task: ``relation`` is classified as a ``sequence`` (marked sentence)."""
+        return RUN_TASK_MODEL.get(self.type, self.type)
 
     def decode(self, pred_ids: np.ndarray, features: Sequence[dict], examples: Sequence[Example]) -> list[Any]:
         """Per-example predictions from arg-maxed outputs.
