@@ -53,10 +53,10 @@ def plan_windows(n: int, size: int) -> list[tuple[int, int]]:
 
 
 def window_tokens(pipe: "Pipeline") -> int:
-    """Tokens of text per window: the model's limit, or two thirds of it when K-BERT injects
-    knowledge (the branches need room in ``max_length`` too)."""
-    size = pipe.max_text_tokens
-    return max(1, size * 2 // 3) if pipe.knowledge_on else size
+    """Tokens of text per window: what the featuriser takes of the model's limit
+    (:meth:`kgbert.data.featurize.Featurizer.window_tokens`; K-BERT with a KG: two thirds of it,
+    so that the branches fit in ``max_length`` too)."""
+    return pipe.featurizer.window_tokens(pipe.max_text_tokens)
 
 
 def slice_annotation(ann: Annotation, start: int, end: int) -> Annotation:
@@ -124,6 +124,21 @@ def merge_token_probs(w: Windowed, window_probs: Sequence[Any], n_tokens: int, o
     empty = torch.zeros(num_labels)
     empty[outside] = 1.0
     return torch.stack([r if r is not None else empty for r in rows]) if rows else empty[None, :0]
+
+
+def merge_window_outputs(w: Windowed, outputs: Sequence[dict[str, Any]], text: str) -> dict[str, Any]:
+    """Merge what the encoder adds to each window's result (its registry entry's
+    ``pipeline_output``): a list of span records (dicts with ``start``/``end``, e.g. K-BERT's
+    ``knowledge``) is merged in original offsets by :func:`merge_knowledge`; any other value
+    becomes the list of the windows' values."""
+    merged: dict[str, Any] = {}
+    for key in (outputs[0] if outputs else {}):
+        values = [o.get(key) for o in outputs]
+        if all(isinstance(v, list) and all(isinstance(r, dict) and "start" in r and "end" in r for r in v) for v in values):
+            merged[key] = merge_knowledge(w, values, text)
+        else:
+            merged[key] = values
+    return merged
 
 
 def merge_knowledge(w: Windowed, reports: Sequence[list[dict[str, Any]]], text: str) -> list[dict[str, Any]]:
