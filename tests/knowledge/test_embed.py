@@ -239,3 +239,24 @@ def test_cli_rejects_a_malformed_file_before_training(tmp_path, capsys):
     assert main(["--train", str(tr), "--out", str(tmp_path / "o"), "--quiet"]) == 2
     assert f"{tr}:2: expected 3 tab-separated fields" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("norm", [1, 2])
+def test_cdist_scoring_equals_pykeen_scoring(tmp_path, norm):
+    _pykeen()
+    import torch
+    from pykeen.nn.modules import TransEInteraction
+
+    from knowledge.embed.training import EmbedConfig, build_model
+    from knowledge.embed.triples import to_pykeen
+
+    data = from_files(*_grouped_graph(tmp_path))
+    model = build_model(EmbedConfig(dim=16, norm=norm), to_pykeen(
+        data.splits["train"], data.num_entities, data.num_relations))
+    assert type(model.interaction).__name__ == "CdistTransEInteraction"
+    batch = torch.as_tensor(data.splits["train"][:10])
+    fast_t, fast_h = model.score_t(batch[:, :2]), model.score_h(batch[:, 1:])
+    model.interaction.__class__ = TransEInteraction
+    assert torch.allclose(fast_t, model.score_t(batch[:, :2]), atol=1e-4)
+    assert torch.allclose(fast_h, model.score_h(batch[:, 1:]), atol=1e-4)
+    assert not torch.allclose(fast_t, fast_h)
