@@ -260,3 +260,38 @@ def test_cdist_scoring_equals_pykeen_scoring(tmp_path, norm):
     assert torch.allclose(fast_t, model.score_t(batch[:, :2]), atol=1e-4)
     assert torch.allclose(fast_h, model.score_h(batch[:, 1:]), atol=1e-4)
     assert not torch.allclose(fast_t, fast_h)
+
+
+@pytest.mark.parametrize("model", ["DistMult", "RotatE"])
+def test_other_pykeen_models_are_one_config_value_away(tmp_path, model):
+    _pykeen()
+    from knowledge.embed.training import EmbedConfig, representations, train
+
+    data = from_files(*_grouped_graph(tmp_path))
+    result = train(data, EmbedConfig(model=model, dim=8, epochs=2, eval_every=1, batch_size=64,
+                                     loss="nssa", num_negs=4), use_tqdm=False)
+    entity, relation, is_complex = representations(result.model)
+    assert is_complex == (model == "RotatE")
+    width = 16 if is_complex else 8
+    assert entity["entity"].shape == (data.num_entities, width)
+    assert relation["relation"].shape[0] == data.num_relations
+    assert 0 < result.metrics["both"]["MRR"] <= 1
+    out = write_export(tmp_path / "e", entity=entity, relation=relation,
+                       entity_names=data.entity_names, relation_names=data.relation_names,
+                       build_id=data.build_id, meta={"config": {"model": model}})
+    assert np.array_equal(load_embeddings(out, build_id=data.build_id).entity, entity["entity"])
+
+
+def test_embed_never_imports_kgbert_and_loading_needs_no_pykeen():
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    code = ("import sys, knowledge.embed.cli, knowledge.embed.training; "
+            "from knowledge.embed import load_embeddings; "
+            "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('kgbert', 'pykeen', 'torch')); "
+            "print(bad); sys.exit(1 if bad else 0)")
+    res = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
+                         timeout=120)
+    assert res.returncode == 0, res.stdout + res.stderr
