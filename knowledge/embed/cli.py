@@ -121,6 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         require_pykeen()
         quiet_library_logs()
+        logging.getLogger("knowledge.embed").setLevel(logging.INFO)  # validation MRR per evaluation
         config = make_config(args)
         out = check_writable(Path(args.out), args.force)
         data = load_data(args, config)
