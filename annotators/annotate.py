@@ -18,15 +18,24 @@ invalid UTF-8, invalid JSON, a text longer than ``--max-chars``, an invalid user
 *skipped*: reported on stderr and in ``<out>.errors.tsv`` (``file``, ``line``, ``reason``) and
 counted in the summary; the batch goes on.
 
-Resuming: the output is written in input order and flushed after every batch. A rerun counts the
-valid JSON lines already in ``--out`` (truncating a partially written last line), skips that many
-good input records, and appends the rest. ``--overwrite`` starts from scratch instead.
+A record that makes the pipeline itself fail (e.g. a ``meta`` that is not an object, a lone
+surrogate such as ``"\ud800"`` in its text) is a bad line too: the other records are kept.
+
+Resuming: the output is written in input order and flushed after every batch. Beside it,
+``<out>.annotate.json`` names the input, its size and SHA-256, and the reading options. A rerun
+resumes only an output whose sidecar matches the same input and options: it counts the valid JSON
+lines already in ``--out`` (truncating a partially written last line), skips that many good input
+records, and appends the rest. Any other existing, non-empty ``--out`` (a user's file, an output of
+another input, a file changed since) is refused and left untouched; ``--overwrite`` starts from
+scratch instead. ``--out`` (or ``--errors``) naming the input is always refused.
 """
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -144,6 +153,9 @@ def read_records(path: str | os.PathLike, fmt: str | None = None, *, text_field:
                 yield _jsonl_record(lineno, line, text_field or "text", max_chars)
 
 
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
 def _jsonl_record(lineno: int, line: str, text_field: str, max_chars: int) -> Record | BadLine:
     if not line.strip():
         return BadLine(lineno, "empty line")
@@ -159,6 +171,13 @@ def _jsonl_record(lineno: int, line: str, text_field: str, max_chars: int) -> Re
     reason = _check_text(text, max_chars)
     if reason:
         return BadLine(lineno, reason)
+    if "meta" in obj and not isinstance(obj["meta"], (dict, type(None))):
+        return BadLine(lineno, f"'meta' must be a JSON object, got {type(obj['meta']).__name__}")
+    if _SURROGATE_ESCAPE.search(line):
+        try:
+            json.dumps(obj, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError as exc:
+            return BadLine(lineno, f"lone surrogate {exc.object[exc.start]!r} (a \\u escape that is no character)")
     if any(k in obj for k in ANNOTATION_FIELDS):
         from annotators.annotation import Annotation, AnnotationError
 
@@ -175,6 +194,66 @@ def _jsonl_record(lineno: int, line: str, text_field: str, max_chars: int) -> Re
 
 
 # --------------------------------------------------------------------------- output / resume
+SIDECAR_SUFFIX = ".annotate.json"
+
+
+class OutputError(ValueError):
+    """``--out`` cannot be used without losing data (see the module doc); says why."""
+
+
+def sidecar_path(out: str | os.PathLike) -> Path:
+    """The resume sidecar of ``out``: ``<out>.annotate.json``."""
+    return Path(str(out) + SIDECAR_SUFFIX)
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def run_identity(inp: Path, *, fmt: str | None, text_field: str | None, max_chars: int) -> dict[str, Any]:
+    """What a resumable output must have been written from: the input and the reading options."""
+    return {"tool": "annotators.annotate", "input": str(inp.resolve()), "input_bytes": inp.stat().st_size,
+            "input_sha256": _sha256(inp), "format": detect_format(inp, fmt), "text_field": text_field,
+            "max_chars": int(max_chars)}
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def check_output(inp: Path, out: Path, identity: dict[str, Any], *, overwrite: bool,
+                 errors_path: Path | None = None) -> bool:
+    """Decide whether ``out`` may be written; returns True when it is resumed (else it is started
+    afresh). Raises :class:`OutputError` for ``--out``/``--errors`` naming the input, and for an
+    existing non-empty ``out`` that this tool did not write for this input (without ``overwrite``)."""
+    for what, path in (("--out", out), ("--errors", errors_path)):
+        if path is not None and (_same_file(inp, path) or inp.resolve() == path.resolve()):
+            raise OutputError(f"{path}: {what} is the input file; refusing to overwrite the input")
+    if overwrite or not out.exists() or out.stat().st_size == 0:
+        return False
+    side = sidecar_path(out)
+    try:
+        recorded = json.loads(side.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        recorded = None
+    if not isinstance(recorded, dict):
+        raise OutputError(f"{out}: exists and was not written by annotators.annotate (no valid {side.name} "
+                          "beside it); not resuming into it, nothing changed (use --overwrite to replace it, "
+                          "or choose another --out)")
+    diff = [k for k in identity if recorded.get(k) != identity[k]]
+    if diff:
+        raise OutputError(f"{out}: was written for another input or options ({', '.join(diff)} differ from "
+                          f"{side.name}); not resuming, nothing changed (use --overwrite to start again)")
+    return True
+
+
 def prepare_output(out: Path, overwrite: bool = False) -> int:
     """Count the complete, valid JSON lines of ``out`` and cut off anything after them.
 
@@ -211,6 +290,33 @@ def prepare_output(out: Path, overwrite: bool = False) -> int:
     return n
 
 
+def _last_source_line(out: Path, name: str) -> int | None:
+    """The input line of the last record in ``out`` (from ``meta["source"]``), or None. Resuming
+    after it (rather than after as many good records as there are lines) stays right when a
+    record the pipeline failed on was left out."""
+    last = b""
+    with open(out, "rb") as fh:
+        for raw in fh:
+            if raw.strip():
+                last = raw
+    try:
+        source = json.loads(last)["meta"]["source"]
+        file, line = str(source).rsplit(":", 1)
+        return int(line) if file == name else None
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def _write_sidecar(out: Path, identity: dict[str, Any]) -> None:
+    from knowledge.tempfiles import remove_stale_temporaries, temp_path
+
+    side = sidecar_path(out)
+    remove_stale_temporaries(side.parent, f".{side.name}.")
+    tmp = temp_path(side)
+    tmp.write_text(json.dumps(identity, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    os.replace(tmp, side)
+
+
 def _count_lines(path: Path) -> int:
     n = 0
     with open(path, "rb") as fh:
@@ -239,17 +345,44 @@ def annotate_batch(nlp, jobs: Sequence[Job]) -> list[str]:
     return lines
 
 
+class Failed:
+    """A record the pipeline raised on (the rest of its batch is kept): line and reason."""
+
+    __slots__ = ("line", "reason")
+
+    def __init__(self, line: int | str, reason: str) -> None:
+        self.line, self.reason = line, reason
+
+
+def annotate_batch_safe(nlp, jobs: Sequence[Job]) -> list[str | Failed]:
+    """:func:`annotate_batch`, but a batch that raises is redone record by record, and each record
+    that still raises becomes a :class:`Failed` (named by the line in its ``meta["source"]``)."""
+    try:
+        return list(annotate_batch(nlp, jobs))
+    except Exception:  # noqa: BLE001 - any error of one record must not lose the others
+        pass
+    out: list[str | Failed] = []
+    for job in jobs:
+        try:
+            out += annotate_batch(nlp, [job])
+        except Exception as exc:  # noqa: BLE001
+            source = str(job[1].get("source", "?"))
+            out.append(Failed(source.rsplit(":", 1)[-1], f"annotation failed: {type(exc).__name__}: {exc}"))
+    return out
+
+
 def _init_worker(nlp) -> None:
     global _WORKER_NLP
     if nlp is not None:
         _WORKER_NLP = nlp
 
 
-def _worker_batch(jobs: Sequence[Job]) -> list[str]:
-    return annotate_batch(_WORKER_NLP, jobs)
+def _worker_batch(jobs: Sequence[Job]) -> list[str | Failed]:
+    return annotate_batch_safe(_WORKER_NLP, jobs)
 
 
-def annotate_batches(nlp, jobs: Iterator[Job], *, n_process: int = 1, batch_size: int = 64) -> Iterator[list[str]]:
+def annotate_batches(nlp, jobs: Iterator[Job], *, n_process: int = 1,
+                     batch_size: int = 64) -> Iterator[list[str | Failed]]:
     """Yield the output lines batch by batch, in input order, over ``n_process`` processes.
 
     Workers run ``nlp.pipe`` on whole batches and send back JSON lines. (spaCy's own
@@ -266,7 +399,7 @@ def annotate_batches(nlp, jobs: Iterator[Job], *, n_process: int = 1, batch_size
     batches = iter(lambda: list(itertools.islice(jobs, batch_size)), [])
     if n_process <= 1:
         for batch in batches:
-            yield annotate_batch(nlp, batch)
+            yield annotate_batch_safe(nlp, batch)
         return
     global _WORKER_NLP
     # torch (the srl component) is not fork-safe once its thread pools exist: spawn workers then
@@ -314,9 +447,14 @@ def annotate_file(
     inp, out = Path(inp), Path(out)
     log = sys.stderr if log is None else log
     errors_path = Path(errors_path) if errors_path else Path(str(out) + ".errors.tsv")
-    detect_format(inp, fmt)
+    if not inp.is_file():
+        raise FileNotFoundError(f"{inp}: no such input file")
+    identity = run_identity(inp, fmt=fmt, text_field=text_field, max_chars=max_chars)
+    resuming = check_output(inp, out, identity, overwrite=overwrite, errors_path=errors_path)
     summary = Summary(errors_path=str(errors_path))
-    summary.resumed = done = prepare_output(out, overwrite)
+    summary.resumed = done = prepare_output(out, overwrite=not resuming)
+    last_line = _last_source_line(out, inp.name) if done else None
+    _write_sidecar(out, identity)
     bar = tqdm(total=_count_lines(inp), unit="line", desc="annotate", disable=not progress, file=log)
     good_seen = 0
 
@@ -341,7 +479,7 @@ def annotate_file(
                     report(BadLine(item.line, f"invalid annotation: {exc}"))
                     continue
             good_seen += 1
-            if good_seen <= done:
+            if (item.line <= last_line) if last_line is not None else (good_seen <= done):
                 continue
             meta = {**item.meta, "source": f"{inp.name}:{item.line}"}
             yield (item.annotation if item.annotation is not None else item.text, meta)
@@ -350,9 +488,15 @@ def annotate_file(
         err_fh.write("file\tline\treason\n")
         for lines in annotate_batches(nlp, records(err_fh), n_process=n_process, batch_size=batch_size):
             for line in lines:
+                if isinstance(line, Failed):  # the pipeline failed on this record alone
+                    summary.bad += 1
+                    err_fh.write(f"{inp}\t{line.line}\t{line.reason}\n")
+                    if summary.bad <= max_errors_shown:
+                        bar.write(f"{inp}:{line.line}: skipped: {line.reason}", file=log)
+                    continue
                 out_fh.write(line)
                 out_fh.write("\n")
-            summary.written += len(lines)
+                summary.written += 1
             out_fh.flush()
             err_fh.flush()
     bar.close()
@@ -365,7 +509,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m annotators.annotate", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--in", dest="inp", required=True, help="input texts (.txt, .jsonl or .tsv)")
-    p.add_argument("--out", required=True, help="output JSONL (appended to when it exists: resume)")
+    p.add_argument("--out", required=True,
+                   help="output JSONL (resumed when this tool wrote it for the same input; see OUT.annotate.json)")
     p.add_argument("--kg", help="KG store (knowledge.build_kg output); needed by kg_entities")
     p.add_argument("--components", default=None,
                    help="comma-separated: kg_entities,entities,phrases,srl "
@@ -402,7 +547,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             n_process=args.n_process, batch_size=args.batch_size, overwrite=args.overwrite,
             errors_path=args.errors, progress=not args.no_progress,
         )
-    except (ValueError, FileNotFoundError, ImportError) as exc:
+    except (ValueError, OSError, ImportError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(summary, file=sys.stderr)

@@ -1,8 +1,10 @@
 """``python -m kgbert.build_kg``: build a knowledge-graph store from triple files.
 
 With no input files it builds the bundled demo KG (``knowledge/data/demo_kg.spo``). Exit codes:
-0 success, 1 bad input under ``--strict`` or a failed build, 2 usage errors (including an
-existing ``--out`` without ``--force``).
+0 success, 1 bad input under ``--strict`` or a failed build (a truncated or corrupt ``.gz``, an
+unwritable output folder, ``--out`` naming an input or a directory: ``file: reason`` on stderr),
+2 usage errors (including an existing ``--out`` without ``--force``). An empty input, or one whose
+every line is bad, is a warning (stderr and the report), not an error.
 """
 from __future__ import annotations
 
@@ -12,6 +14,8 @@ import sys
 from pathlib import Path
 
 from knowledge import BadInputError, build_kg, demo_kg_source
+from knowledge.build import BuildError
+from knowledge.tempfiles import exit_on_sigterm
 from knowledge.readers import FORMATS
 
 
@@ -57,6 +61,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    exit_on_sigterm()  # kill (SIGTERM) removes the temporary store like an error does
     inputs = list(args.inputs) or [demo_kg_source()]
     columns = tuple(c.strip() for c in args.columns.split(",")) if args.columns else None
     if columns is not None and len(columns) != 3:
@@ -75,12 +80,17 @@ def main(argv: list[str] | None = None) -> int:
     except BadInputError as exc:
         print(f"error: {exc} (--strict)", file=sys.stderr)
         return 1
+    except BuildError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     except (FileExistsError, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if report.bad > len(report.bad_examples):
         print(f"... {report.bad - len(report.bad_examples)} more bad lines not shown "
               f"({report.bad} in all)", file=sys.stderr)
+    for warning in report.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     print(report.summary())
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)

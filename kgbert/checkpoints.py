@@ -7,6 +7,7 @@ downloaded bert-base-chinese).
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -80,6 +81,9 @@ def make_random_checkpoint(
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     try:
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(tmp, 0o777 & ~mask)  # mkdtemp makes it 0700: give the user's usual mode
         config = BertConfig(
             vocab_size=len(vocab),
             hidden_size=hidden_size,
@@ -94,6 +98,9 @@ def make_random_checkpoint(
         model = BertForMaskedLM(config)
         model.save_pretrained(tmp)
         make_tokenizer(vocab).save_pretrained(tmp)
+        from kgbert.models.loading import RANDOM_INIT_MARKER  # says: random weights, nothing to report
+
+        (tmp / RANDOM_INIT_MARKER).write_text(json.dumps({"seed": seed}) + "\n", encoding="utf-8")
         if out_dir.exists():
             shutil.rmtree(out_dir)
         os.replace(tmp, out_dir)

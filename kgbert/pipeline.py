@@ -26,9 +26,13 @@ offsets of the *original* text, so ``text[start:end] == entity["text"]`` always 
 spaces, Latin letters or digits the text holds. ``tags`` has one tag per character of the text;
 whitespace gets ``O``, or the entity's inside tag when it lies within a predicted entity.
 
+**Long texts** are split into overlapping windows and the predictions merged (NER: entities over
+the whole text, original offsets; classification: mean probabilities), see :mod:`kgbert.windowing`;
+``window=False`` refuses them instead and ``truncate=True`` cuts them.
+
 **Errors** (:class:`PipelineError`, naming the input): empty text, a text longer than the model's
-limit (the message gives the limit; ``truncate=True`` cuts instead), a single text given to a pair
-model or a pair given to a single-text model.
+limit with ``window=False`` or for a pair model (the message gives the limit; ``truncate=True``
+cuts instead), a single text given to a pair model or a pair given to a single-text model.
 """
 from __future__ import annotations
 
@@ -72,6 +76,7 @@ class PreparedInput:
     feature: dict[str, Any]
     truncated: bool = False
     meta: dict[str, Any] = field(default_factory=dict)
+    windowed: Any = None  # kgbert.windowing.Windowed for a long text split into windows
 
 
 def resolve_checkpoint(path: str | os.PathLike) -> tuple[Path, Path | None]:
@@ -169,6 +174,7 @@ class Pipeline:
         checkpoint_dir: Path | None = None,
         config: dict[str, Any] | None = None,
         kg_info: dict[str, Any] | None = None,
+        window: bool = True,
     ) -> None:
         import torch
 
@@ -180,6 +186,7 @@ class Pipeline:
         self.kg = kg
         self.nlp = nlp
         self.truncate = truncate
+        self.window = window
         self.run_dir = run_dir
         self.checkpoint_dir = checkpoint_dir
         self.config = config or {}
@@ -204,6 +211,7 @@ class Pipeline:
         *,
         annotator_components: Sequence[str] | None = None,
         truncate: bool = False,
+        window: bool = True,
     ) -> "Pipeline":
         """Load a run directory (``runs/X``, uses ``runs/X/best``) or a checkpoint directory.
 
@@ -218,7 +226,9 @@ class Pipeline:
             device: torch device (``"cpu"``, ``"cuda"``, ``"cuda:1"``...).
             annotator_components: components of :func:`annotators.make_pipeline` (default
                 ``("kg_entities",)`` with a KG, none without).
-            truncate: cut over-long texts (the cut part gets no prediction) instead of raising.
+            truncate: cut over-long texts (the cut part gets no prediction) instead of windowing.
+            window: split over-long texts into overlapping windows (:mod:`kgbert.windowing`);
+                ``False`` (and no ``truncate``): raise :class:`PipelineError` for them.
         """
         import kgbert.models  # noqa: F401  (registers the Auto classes)
         from transformers import AutoModelForSequenceClassification, AutoModelForTokenClassification
@@ -266,7 +276,7 @@ class Pipeline:
             )
         return cls(
             model, tokenizer, info, kg=store, nlp=nlp, device=device, truncate=truncate,
-            run_dir=run_dir, checkpoint_dir=ckpt, config=config, kg_info=kg_json,
+            run_dir=run_dir, checkpoint_dir=ckpt, config=config, kg_info=kg_json, window=window,
         )
 
     def close(self) -> None:
@@ -351,8 +361,13 @@ class Pipeline:
             feat_ann = Annotation(text="".join(tokens), entities=ents)
         return _Segment(ann, feat_ann, spans, char_offsets=offsets), tokens
 
-    def prepare(self, x: PipelineInput) -> PreparedInput:
-        """Check, annotate and featurise one input; raises :class:`PipelineError`."""
+    def prepare(self, x: PipelineInput, *, long: str | None = None) -> PreparedInput:
+        """Check, annotate and featurise one input; raises :class:`PipelineError`.
+
+        ``long``: what to do with a text over the limit, ``"window"``, ``"truncate"`` or
+        ``"error"`` (default: from the pipeline's ``truncate`` and ``window``)."""
+        if long is None:
+            long = "truncate" if self.truncate else ("window" if self.window else "error")
         pair = isinstance(x, (tuple, list))
         if self.task == "pair" and not (pair and len(x) == 2):
             got = f"a {type(x).__name__} of {len(x)}" if pair else f"a single {type(x).__name__}"
@@ -362,7 +377,7 @@ class Pipeline:
                 f"this model ({self.task} task) takes one text per input, got a {type(x).__name__} of {len(x)}"
             )
         parts = list(x) if pair else [x]
-        if self.task == "token" and isinstance(x, str) and not self.truncate:
+        if self.task == "token" and isinstance(x, str) and long == "error":
             n = sum(not c.isspace() for c in x)  # checked before annotating a huge text
             if n > self.max_text_tokens:
                 raise self._too_long(n, "characters (whitespace excluded)")
@@ -375,7 +390,9 @@ class Pipeline:
         if self.task == "token":
             seg, tokens = self._token_segment(anns[0])
             if len(tokens) > self.max_text_tokens:
-                if not self.truncate:
+                if long == "window":
+                    return self._windowed([seg])
+                if long != "truncate":
                     raise self._too_long(len(tokens), "characters (whitespace excluded)")
                 truncated = True
             ex = Example(text_a=seg.feat_annotation.text, tokens=tokens, ann_a=seg.feat_annotation if use_ann else None)
@@ -391,7 +408,9 @@ class Pipeline:
                 spans = [(e.start, e.end) for e in ann.entities]
                 segs.append(_Segment(ann, ann, spans, tok_starts=starts, tok_ends=ends))
             if n > self.max_text_tokens:
-                if not self.truncate:
+                if long == "window" and not pair:
+                    return self._windowed(segs)
+                if long != "truncate":
                     raise self._too_long(n, "tokens" + (" in both texts" if pair else ""))
                 truncated = True
             ex = Example(
@@ -405,6 +424,33 @@ class Pipeline:
         except KeyError as e:  # e.g. an annotated kg_id the KG store does not have
             raise PipelineError(f"annotation does not fit the KG: {e.args[0] if e.args else e}") from None
         return PreparedInput(segs, feature, truncated)
+
+    def _windowed(self, segs: list[_Segment]) -> PreparedInput:
+        from kgbert.windowing import prepare_windows
+
+        return PreparedInput(segs, {}, windowed=prepare_windows(self, segs[0].annotation))
+
+    def _decode_windowed(self, item: PreparedInput, window_probs: list) -> dict[str, Any]:
+        """Merge the windows' predictions into one result for the whole text."""
+        import torch
+
+        from kgbert.windowing import merge_knowledge, merge_token_probs
+
+        w, seg = item.windowed, item.segments[0]
+        if w.kind == "token":
+            n = len(seg.char_offsets or [])
+            outside = self.labels.index("O") if "O" in self.labels else 0
+            merged = merge_token_probs(w, window_probs, n, outside)
+            out = self._decode_token(PreparedInput([seg], {"token_map": list(range(n))}), merged)
+        else:
+            out = self._decode_class(torch.stack(window_probs).mean(dim=0))
+        out["annotation"] = seg.annotation.to_dict()
+        if self.encoder == "kbert":
+            out["knowledge"] = merge_knowledge(w, [self._knowledge(q) for q in w.windows], seg.annotation.text)
+        if any(q.truncated for q in w.windows):
+            out["truncated"] = True
+        out["windows"] = len(w.windows)
+        return out
 
     # ------------------------------------------------------------------ prediction
     def __call__(self, inputs: PipelineInput | Iterable[PipelineInput], batch_size: int = 32):
@@ -432,19 +478,32 @@ class Pipeline:
 
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
-        order = sorted(range(len(prepared)), key=lambda i: (-len(prepared[i].feature["input_ids"]), i))
+        # a windowed input contributes its windows; their predictions are merged afterwards
+        flat: list[PreparedInput] = []
+        owner: list[int] = []
+        for i, p in enumerate(prepared):
+            parts = p.windowed.windows if p.windowed is not None else [p]
+            flat += parts
+            owner += [i] * len(parts)
+        window_probs: dict[int, list] = {}
+        order = sorted(range(len(flat)), key=lambda i: (-len(flat[i].feature["input_ids"]), i))
         results: list[dict[str, Any] | None] = [None] * len(prepared)
         with torch.inference_mode():
             for b in range(0, len(order), batch_size):
                 idx = order[b : b + batch_size]
-                batch = self.featurizer.collate([prepared[i].feature for i in idx])
+                batch = self.featurizer.collate([flat[i].feature for i in idx])
                 batch.pop("labels", None)
                 batch.pop("token_map", None)
                 batch = {k: v.to(self.device) for k, v in batch.items()}
                 logits = self.model(**batch).logits  # (B, C) or (B, L, C)
                 probs = torch.softmax(logits.float(), dim=-1).cpu()  # (B, C) or (B, L, C)
                 for row, i in enumerate(idx):
-                    results[i] = self._decode(prepared[i], probs[row])
+                    if prepared[owner[i]].windowed is None:
+                        results[owner[i]] = self._decode(flat[i], probs[row])
+                    else:
+                        window_probs.setdefault(owner[i], []).append((i, probs[row]))
+        for i, rows in window_probs.items():
+            results[i] = self._decode_windowed(prepared[i], [p for _, p in sorted(rows, key=lambda r: r[0])])
         return results  # type: ignore[return-value]
 
     def _decode(self, item: PreparedInput, probs) -> dict[str, Any]:

@@ -12,9 +12,13 @@ Input formats (by extension, or ``--format``):
 
 Output: one JSON line per valid input line, in input order: ``source`` (``file:line``), ``id`` (if
 given), then the :class:`kgbert.pipeline.Pipeline` result. The output is written to a temporary
-file beside ``--out`` and renamed when complete: a failed run leaves no partial file. A bad input
-line (invalid JSON, missing field, empty or over-long text, wrong shape for the model) is
-reported on stderr as ``file:line: reason`` and skipped.
+file beside ``--out`` and renamed when complete: a failed run leaves no partial file (one killed
+with ``kill -9`` leaves ``.<out>.<pid>.<hex>.tmp``, removed by the next run). The output gets the
+usual mode of a new file (the user's umask). A text longer than the model's limit is predicted
+on overlapping windows (see :mod:`kgbert.windowing`; its record has ``"windows": n``);
+``--no-window`` skips it as a bad line instead, ``--truncate`` cuts it. A bad input line (invalid
+UTF-8, invalid JSON, missing field, empty text, wrong shape for the model) is reported on stderr
+as ``file:line: reason`` and skipped; blank lines are skipped and counted in the summary.
 
 Exit codes: 0 success (bad lines skipped and reported), 1 nothing to predict (empty input or
 every line bad: no output written), 2 usage errors (no such run dir or input file).
@@ -26,9 +30,10 @@ import csv
 import json
 import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any, Iterator, TextIO
+
+from knowledge.tempfiles import exit_on_sigterm, remove_stale_temporaries, temp_path
 
 FORMATS = ("txt", "jsonl", "tsv")
 ANNOTATION_FIELDS = ("words", "entities", "phrases", "srl")
@@ -79,6 +84,11 @@ def parse_json_record(line: str, pair: bool) -> tuple[Any, dict[str, Any]]:
         raise BadLine(f"invalid JSON ({e.msg}, column {e.colno})") from None
     if not isinstance(obj, dict):
         raise BadLine(f"expected a JSON object, got {type(obj).__name__}")
+    if "\\u" in line:  # a lone surrogate ("\ud800") is no character: it cannot be written out
+        try:
+            json.dumps(obj, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError as e:
+            raise BadLine(f"lone surrogate {e.object[e.start]!r} (a \\u escape that is no character)") from None
     extra = {"id": obj["id"]} if "id" in obj else {}
     if pair:
         ka, kb = _first_key(obj, TEXT_KEYS), _first_key(obj, TEXT_B_KEYS)
@@ -100,17 +110,35 @@ def parse_json_record(line: str, pair: bool) -> tuple[Any, dict[str, Any]]:
     return _text_or_annotation(obj[key], key), extra
 
 
-def read_inputs(path: Path, fmt: str, pair: bool) -> Iterator[tuple[int, Any, dict[str, Any] | None, str | None]]:
-    """Yield ``(line number, input, extra fields, None)`` or ``(line number, None, None, error)``."""
-    with open(path, encoding="utf-8-sig", newline="") as fh:
-        yield from _read(fh, fmt, pair)
+def read_inputs(path: Path, fmt: str, pair: bool,
+                counts: dict[str, int] | None = None) -> Iterator[tuple[int, Any, dict[str, Any] | None, str | None]]:
+    """Yield ``(line number, input, extra fields, None)`` or ``(line number, None, None, error)``.
+    A line that is not valid UTF-8 is an error of that line; blank lines are counted in
+    ``counts["blank"]`` (when given) and skipped."""
+    with open(path, "rb") as fh:
+        yield from _read(_decoded(fh), fmt, pair, counts)
 
 
-def _read(fh: TextIO, fmt: str, pair: bool):
-    header: dict[str, int] | None = None
+def _decoded(fh) -> Iterator[tuple[int, str | BadLine]]:
     for lineno, raw in enumerate(fh, 1):
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            yield lineno, BadLine(f"not valid UTF-8 ({exc.reason} at byte {exc.start})")
+            continue
+        yield lineno, (line.lstrip("\ufeff") if lineno == 1 else line)
+
+
+def _read(lines, fmt: str, pair: bool, counts: dict[str, int] | None = None):
+    header: dict[str, int] | None = None
+    for lineno, raw in lines:
+        if isinstance(raw, BadLine):
+            yield lineno, None, None, str(raw)
+            continue
         line = raw.rstrip("\n").rstrip("\r")
         if not line.strip():
+            if counts is not None:
+                counts["blank"] = counts.get("blank", 0) + 1
             continue
         try:
             if fmt == "txt":
@@ -167,8 +195,9 @@ def predict_file(
     """Predict every line of ``in_path`` into ``out_path`` (JSONL, atomic); returns counts.
 
     Bad lines are reported on ``err`` (default stderr) as ``file:line: reason`` and skipped.
-    Returns ``{"written", "skipped", "bad": [(line, reason), ...], "out": path or None}``; nothing is
-    written when no line is valid.
+    Returns ``{"written", "skipped", "blank", "bad": [(line, reason), ...], "out": path or None}``
+    (``blank``: blank lines, skipped without being errors); nothing is written when no line is
+    valid. The temporary file is ``.<out>.<pid>.<hex>.tmp``; one left by a killed run is removed.
     """
     from tqdm.auto import tqdm
 
@@ -180,9 +209,12 @@ def predict_file(
     pair = pipe.task == "pair"
     chunk = max(batch_size * 8, batch_size)
     bad: list[tuple[int, str]] = []
+    counts = {"blank": 0}
     written = 0
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out_path.name}.", suffix=".tmp", dir=out_path.parent)
+    remove_stale_temporaries(out_path.parent, f".{out_path.name}.")  # left by a killed run
+    tmp = str(temp_path(out_path))
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # mode: the user's umask
     bar = tqdm(total=count_lines(in_path), desc="predict", unit="line", disable=not progress, file=sys.stderr)
 
     def report(lineno: int, reason: str) -> None:
@@ -207,7 +239,7 @@ def predict_file(
                 buf.clear()
                 return n
 
-            for lineno, x, extra, reason in read_inputs(in_path, fmt, pair):
+            for lineno, x, extra, reason in read_inputs(in_path, fmt, pair, counts):
                 if reason is None:
                     try:
                         buf.append((lineno, pipe.prepare(x), extra))
@@ -223,7 +255,7 @@ def predict_file(
         bar.close()
         if written == 0:
             os.unlink(tmp)
-            return {"written": 0, "skipped": len(bad), "bad": bad, "out": None}
+            return {"written": 0, "skipped": len(bad), "blank": counts["blank"], "bad": bad, "out": None}
         os.replace(tmp, out_path)
     except _FatalInput as e:
         bar.close()
@@ -234,7 +266,7 @@ def predict_file(
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
-    return {"written": written, "skipped": len(bad), "bad": bad, "out": str(out_path)}
+    return {"written": written, "skipped": len(bad), "blank": counts["blank"], "bad": bad, "out": str(out_path)}
 
 
 def _cell(s: str, width: int = 60) -> str:
@@ -277,12 +309,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-kg", action="store_true", help="use no KG (K-BERT injects no knowledge)")
     parser.add_argument("--no-annotate", action="store_true",
                         help="skip the annotators pipeline (entities from the KG matcher only, no words)")
-    parser.add_argument("--truncate", action="store_true", help="cut over-long texts instead of skipping them")
+    parser.add_argument("--truncate", action="store_true", help="cut over-long texts instead of windowing them")
+    parser.add_argument("--no-window", action="store_true",
+                        help="skip over-long texts as bad lines instead of predicting on overlapping windows")
     parser.add_argument("--device", default="cpu", help="torch device (default: cpu)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--table", action="store_true", help="print a Markdown table of the predictions")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
+    exit_on_sigterm()  # kill (SIGTERM) removes the temporary output like an error does
     if args.batch_size < 1:
         parser.error("--batch-size must be >= 1")
     if args.kg and args.no_kg:
@@ -310,7 +345,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         pipe = Pipeline.from_pretrained(
             args.run_dir, kg=False if args.no_kg else args.kg, annotate=not args.no_annotate,
-            device=args.device, truncate=args.truncate,
+            device=args.device, truncate=args.truncate, window=not args.no_window,
         )
     except PipelineError as e:
         print(f"error: {e}", file=sys.stderr)
@@ -323,12 +358,13 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     finally:
         pipe.close()
+    blank = f"; {summary['blank']} blank line(s) skipped" if summary["blank"] else ""
     if summary["written"] == 0:
         why = "every line was bad" if summary["skipped"] else "the input has no lines"
-        print(f"error: nothing to predict in {in_path} ({why}); {args.out} not written", file=sys.stderr)
+        print(f"error: nothing to predict in {in_path} ({why}{blank}); {args.out} not written", file=sys.stderr)
         return 1
     print(f"wrote {summary['written']} predictions to {args.out}"
-          + (f"; skipped {summary['skipped']} bad line(s)" if summary["skipped"] else ""), file=sys.stderr)
+          + (f"; skipped {summary['skipped']} bad line(s)" if summary["skipped"] else "") + blank, file=sys.stderr)
     if args.table:
         with open(args.out, encoding="utf-8") as fh:
             print(markdown_table([json.loads(line) for line in fh]))

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .build import BadInputError, BadLine, BuildReport, build_kg
+from .build import BadInputError, BadLine, BuildError, BuildReport, build_kg
 from .matcher import EntityMatcher, Match
-from .store import FORMAT_VERSION, KnowledgeGraph, Triple
+from .store import FORMAT_VERSION, KnowledgeGraph, StoreChangedError, Triple
 
 _DATA = Path(__file__).resolve().parent / "data"
 
@@ -33,6 +33,6 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'knowledge' has no attribute {name!r}")
 
 
-__all__ = ["BadInputError", "BadLine", "BuildReport", "EntityMatcher", "FORMAT_VERSION",
-           "KnowledgeGraph", "Match", "Triple", "build_kg", "demo_kg_source", "to_networkx",
+__all__ = ["BadInputError", "BadLine", "BuildError", "BuildReport", "EntityMatcher", "FORMAT_VERSION",
+           "KnowledgeGraph", "Match", "StoreChangedError", "Triple", "build_kg", "demo_kg_source", "to_networkx",
            "to_rdf", "to_rdflib"]

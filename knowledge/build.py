@@ -17,6 +17,7 @@ interrupted or failed build leaves neither a half-written store nor a temporary 
 from __future__ import annotations
 
 import glob
+import gzip
 import json
 import logging
 import os
@@ -24,12 +25,14 @@ import sqlite3
 import sys
 import time
 import uuid
+import zlib
 from itertools import count
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable, Sequence
 
+from .tempfiles import remove_stale_temporaries
 from .readers import FORMATS, Columns, SpoReader, detect_format, open_binary, read_triples
 from .store import (FORMAT_VERSION, NAME_INDEXES, OBJECT_INDEX, SCHEMA, PathLike, normalizer,
                     triples_ddl)
@@ -50,6 +53,11 @@ class BadLine:
 
     def __str__(self) -> str:
         return f"{self.source}:{self.line}: {self.reason}"
+
+
+class BuildError(ValueError):
+    """A build that cannot go on, as ``file: reason`` (an unreadable or corrupt input, an output
+    that cannot be written, an output that names an input). Nothing is left half-written."""
 
 
 class BadInputError(ValueError):
@@ -78,6 +86,8 @@ class BuildReport:
     seconds: float = 0.0
     store_bytes: int = 0
     bad_examples: list[BadLine] = field(default_factory=list)
+    #: things a user should know although the build succeeded (an empty input, a skipped file)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def throughput(self) -> float:
@@ -102,6 +112,7 @@ class BuildReport:
                 ("time", f"{self.seconds:.2f} s"),
                 ("throughput", f"{self.throughput:,.0f} triples/s"),
                 ("store size", _human(self.store_bytes))]
+        rows += [("warning", w) for w in self.warnings]
         width = max(len(k) for k, _ in rows)
         lines = [f"| {'build':{width}} | result |", f"|{'-' * (width + 2)}|---|"]
         lines += [f"| {k:{width}} | {v} |" for k, v in rows]
@@ -183,6 +194,11 @@ def build_kg(inputs: Iterable[PathLike] | PathLike, out: PathLike, *, name: str 
         raise ValueError(f"unknown format {fmt!r} (expected one of {', '.join(FORMATS)})")
     fmts = [fmt or detect_format(p) for p in paths]
     out = Path(out)
+    if out.is_dir():
+        raise BuildError(f"{out}: is a directory; the output must name a store file")
+    for p in paths:
+        if out.exists() and os.path.samefile(p, out):
+            raise BuildError(f"{out}: is also an input; refusing to overwrite an input with the store")
     if out.exists() and not force:
         raise FileExistsError(f"{out} already exists; pass force=True (--force) to overwrite it")
     mode = _norm_mode(normalize)
@@ -192,12 +208,22 @@ def build_kg(inputs: Iterable[PathLike] | PathLike, out: PathLike, *, name: str 
                "rdf_names": rdf_names, "format": fmt, "low_memory": bool(low_memory),
                "index_objects": bool(index_objects)}
     report = BuildReport(out=str(out), name=name or out.stem.split(".")[0])
-    out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BuildError(f"{out}: cannot create the output folder ({exc.strerror or exc})") from None
+    if not os.access(out.parent, os.W_OK | os.X_OK):
+        raise BuildError(f"{out}: the output folder {out.parent} is not writable")
+    remove_stale_temporaries(out.parent, f".{out.name}.")
     token = f"{os.getpid()}.{uuid.uuid4().hex[:8]}"
     tmp = out.parent / f".{out.name}.{token}.tmp"
     stage = out.parent / f".{out.name}.{token}.stage.tmp"
     try:
-        conn = sqlite3.connect(tmp, isolation_level=None)
+        try:
+            conn = sqlite3.connect(tmp, isolation_level=None)
+            conn.execute("PRAGMA user_version")  # fails here, not later, when tmp cannot be created
+        except sqlite3.Error as exc:
+            raise BuildError(f"{out}: cannot write the store ({exc})") from None
         try:
             _pragmas(conn, "main", cache_mb)
             conn.executescript(SCHEMA)
@@ -219,7 +245,12 @@ def build_kg(inputs: Iterable[PathLike] | PathLike, out: PathLike, *, name: str 
         finally:
             conn.close()
         _unlink(stage)
+        os.chmod(tmp, 0o666 & ~_umask())  # the user's umask, like any file they create
         os.replace(tmp, out)
+    except sqlite3.OperationalError as exc:
+        _unlink(tmp)
+        _unlink(stage)
+        raise BuildError(f"{out}: cannot write the store ({exc})") from None
     except BaseException:
         _unlink(tmp)
         _unlink(stage)
@@ -229,6 +260,20 @@ def build_kg(inputs: Iterable[PathLike] | PathLike, out: PathLike, *, name: str 
     report.seconds = time.perf_counter() - t0
     report.store_bytes = out.stat().st_size
     return report
+
+
+def _gzip_reason(exc: BaseException) -> str:
+    if isinstance(exc, EOFError):
+        return "truncated gzip file (it ends before the end of its compressed stream)"
+    if isinstance(exc, gzip.BadGzipFile):
+        return f"not a gzip file, although its name ends in .gz ({exc})"
+    return f"corrupt gzip data ({exc})"
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _unlink(path: Path) -> None:
@@ -292,7 +337,10 @@ def _stage(conn: sqlite3.Connection, paths: list[Path], fmts: list[str], report:
                 if on_bad is not None:
                     on_bad(item)
 
-        stream, raw = open_binary(path)
+        try:
+            stream, raw = open_binary(path)
+        except OSError as exc:
+            raise BuildError(f"{path}: cannot read ({exc.strerror or exc})") from None
         try:
             batch: list[tuple] = []
             new_ents: list[tuple[int, str]] = []
@@ -350,10 +398,21 @@ def _stage(conn: sqlite3.Connection, paths: list[Path], fmts: list[str], report:
             n_read = position - first + filtered
             if position > tally.position:  # triples went in row by row: no per-predicate tally
                 tally.exact = False
+        except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+            raise BuildError(f"{path}: {_gzip_reason(exc)}") from None
+        except UnicodeDecodeError:
+            raise
+        except OSError as exc:
+            raise BuildError(f"{path}: read error ({exc.strerror or exc})") from None
         finally:
             stream.close()
             raw.close()
         src["read"] = n_read
+        if n_read == 0:
+            report.warnings.append(
+                f"{path}: every line was bad ({src['bad']}); nothing was read from it" if src["bad"]
+                else f"{path}: no triples (empty input)")
+            logger.info("%s", report.warnings[-1])
         report.read += n_read
         report.filtered += filtered
         done_bytes += src["bytes"]

@@ -37,6 +37,14 @@ READABLE_VERSIONS = (1, 2)
 PathLike = Union[str, "os.PathLike[str]"]
 
 
+class StoreChangedError(RuntimeError):
+    """The store file was replaced since this :class:`KnowledgeGraph` read it (another build id):
+    open it again, and rebuild what was derived from it (e.g. an entity matcher)."""
+
+
+REQUIRED_TABLES = ("entities", "relations", "triples", "meta")
+
+
 class Triple(NamedTuple):
     """One (subject, predicate, object) fact, all as strings."""
 
@@ -110,6 +118,15 @@ class KnowledgeGraph:
     Safe to share with DataLoader workers: the SQLite connection is opened lazily per process
     (reopened when ``os.getpid()`` changes, dropped when pickled), so forking or pickling the
     object is cheap. Lookups are cached per process (LRU of ``cache_size`` subjects).
+
+    **A replaced store is never read with stale state.** Every (re)connection (after ``close()``,
+    in a forked or unpickled copy) checks the file's ``build_id`` against the one this object
+    read at open, and every call checks the file's identity (device, inode, size, mtime): a file
+    that changed is reconnected, and a different build raises :class:`StoreChangedError` (its
+    names, relations and ids belong to another store) instead of mixing the two. Replace a store
+    only with ``build_kg`` (or ``mv``: a new file, renamed into place): overwriting it *in place*
+    (``cp new.sqlite kg.sqlite``) while a process reads it can kill that process with SIGBUS (the
+    file is memory-mapped) before the change can be noticed.
     """
 
     def __init__(self, path: PathLike, *, cache_size: int = 65536) -> None:
@@ -119,13 +136,11 @@ class KnowledgeGraph:
         self.cache_size = cache_size
         self._conn: sqlite3.Connection | None = None
         self._pid = -1
+        self._sig: tuple | None = None
         self._cache: OrderedDict[tuple, tuple[Triple, ...]] = OrderedDict()
         self._relations: list[str] | None = None
+        self.meta: dict[str, Any] = {}
         self.meta = self._read_meta()
-        version = int(self.meta.get("format_version", -1))
-        if version not in READABLE_VERSIONS:
-            raise ValueError(f"{self.path}: store format {version}, this code reads "
-                             f"{', '.join(map(str, READABLE_VERSIONS))}; rebuild it with build_kg")
         self._normalize = normalizer(self.meta.get("options", {}).get("normalize"))
 
     # -- construction -------------------------------------------------------------------------
@@ -134,18 +149,49 @@ class KnowledgeGraph:
         """Open a store read-only (the file is never modified)."""
         return cls(path, **kwargs)
 
+    def _signature(self) -> tuple | None:
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return None  # gone: an open connection still reads the unlinked file
+        return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
     @property
     def conn(self) -> sqlite3.Connection:
-        """The per-process read-only connection (reopened after fork)."""
-        if self._conn is None or self._pid != os.getpid():
-            uri = self.path.resolve().as_uri() + "?mode=ro&immutable=1"
-            self._conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
-            self._conn.execute("PRAGMA query_only=1")
-            # memory-mapped reads: no read() syscalls, and forked workers share the OS page cache
-            self._conn.execute("PRAGMA mmap_size=2147418112")
-            self._pid = os.getpid()
-            self._cache.clear()
-        return self._conn
+        """The per-process read-only connection (reopened after fork; checked against the file,
+        see the class doc)."""
+        if self._conn is not None and self._pid == os.getpid():
+            sig = self._signature()
+            if sig is None or sig == self._sig:
+                return self._conn
+            self.close()  # the file changed: reconnect, and compare build ids
+        return self._connect()
+
+    def _connect(self) -> sqlite3.Connection:
+        if not self.path.is_file():
+            raise FileNotFoundError(f"no knowledge-graph store at {self.path} (it was removed)")
+        sig = self._signature()
+        uri = self.path.resolve().as_uri() + "?mode=ro&immutable=1"
+        conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
+        conn.execute("PRAGMA query_only=1")
+        # memory-mapped reads: no read() syscalls, and forked workers share the OS page cache
+        conn.execute("PRAGMA mmap_size=2147418112")
+        known = self.meta.get("build_id")
+        if known is not None:  # a reconnection: it must still be the store this object read
+            try:
+                row = conn.execute("SELECT value FROM meta WHERE key='build_id'").fetchone()
+                now = json.loads(row[0]) if row else None
+            except (sqlite3.DatabaseError, ValueError):
+                now = None
+            if now != known:
+                conn.close()
+                raise StoreChangedError(
+                    f"{self.path}: the store was replaced since it was opened (build {known} -> {now}); "
+                    f"open it again with KnowledgeGraph.open and rebuild anything derived from it "
+                    f"(entity matchers, featurisers)")
+        self._conn, self._pid, self._sig = conn, os.getpid(), sig
+        self._cache.clear()
+        return conn
 
     def close(self) -> None:
         """Close this process's connection (it is reopened on the next use)."""
@@ -155,7 +201,7 @@ class KnowledgeGraph:
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
-        state.update(_conn=None, _pid=-1, _cache=OrderedDict(), _normalize=None)
+        state.update(_conn=None, _pid=-1, _sig=None, _cache=OrderedDict(), _normalize=None)
         return state
 
     def __setstate__(self, state: dict) -> None:
@@ -173,13 +219,44 @@ class KnowledgeGraph:
                 f"relations={self.num_relations}, triples={self.num_triples})")
 
     def _read_meta(self) -> dict[str, Any]:
+        """The store's metadata, checked: anything else than a store this code reads is a
+        ``ValueError`` saying "not a knowledge-graph store (why)"."""
+        def bad(why: str) -> ValueError:
+            self.close()
+            return ValueError(f"{self.path} is not a knowledge-graph store ({why}); "
+                              f"build one with python -m kgbert.build_kg")
+
         try:
+            tables = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            missing = [t for t in REQUIRED_TABLES if t not in tables]
+            if missing:
+                raise bad(f"no {', '.join(missing)} table")
             rows = self.conn.execute("SELECT key, value FROM meta").fetchall()
         except sqlite3.DatabaseError as exc:
+            raise bad(str(exc)) from None
+        meta: dict[str, Any] = {}
+        for key, value in rows:
+            try:
+                meta[key] = json.loads(value)
+            except (TypeError, ValueError):
+                raise bad(f"meta value of {key!r} is not JSON: {str(value)[:40]!r}") from None
+        version = meta.get("format_version")
+        if type(version) is not int:
+            raise bad(f"format version {version!r} is not an integer")
+        if version not in READABLE_VERSIONS:
             self.close()
-            raise ValueError(f"{self.path} is not a knowledge-graph store ({exc}); "
-                             f"build one with python -m kgbert.build_kg") from None
-        return {k: json.loads(v) for k, v in rows}
+            raise ValueError(f"{self.path}: store format {version}, this code reads "
+                             f"{', '.join(map(str, READABLE_VERSIONS))}; rebuild it with build_kg")
+        counts = meta.get("counts")
+        if not isinstance(meta.get("build_id"), str) or not isinstance(counts, dict) or not all(
+                type(counts.get(k)) is int for k in ("entities", "relations", "triples")):
+            raise bad("meta lacks build_id or entity/relation/triple counts")
+        options = meta.get("options", {})
+        if not isinstance(options, dict):
+            raise bad("meta options is not an object")
+        if options.get("normalize") not in (None, False, True, "", "none", "nfkc", "t2s"):
+            raise bad(f"unknown normalisation {options.get('normalize')!r}")
+        return meta
 
     # -- sizes and ids ------------------------------------------------------------------------
     @property

@@ -28,6 +28,11 @@ EOF
 
 if [ -f "$DATA/medical_ner/train.tsv" ] && [ -f "$DATA/kg_medical/Medical.spo" ]; then
   echo "== 2/3 fine-tune a tiny K-BERT on medical_ner with the demo KG -> $RUN"
+  # a demo run written before run directories carried the .kgbert-run marker: it is this demo's
+  # own output (config + best checkpoint), so mark it for `overwrite: true` to replace
+  if [ -d "$RUN" ] && [ ! -e "$RUN/.kgbert-run" ] && [ -f "$RUN/config.yaml" ] && [ -f "$RUN/best/kgbert.json" ]; then
+    echo '{"tool": "kgbert.train", "note": "marked by scripts/demo.sh"}' > "$RUN/.kgbert-run"
+  fi
   KGBERT_SHARED_DATA="$DATA" nice -n 10 "$PY" -m kgbert.train configs/demo_ner_kbert.yaml \
     output_dir="$RUN" kg.sources=[] kg.path="$OUT/demo_kg.sqlite" \
     "model.vocab_sources=[$DATA/kg_medical/Medical.spo, knowledge/data/demo_kg.spo]" \

@@ -19,7 +19,7 @@ def test_txt_bad_lines_are_reported_with_file_and_line_and_skipped(tmp_path, cap
     inp.write_text("服用阿司匹林后头痛\n\n" + "头" * 31 + "\n   \t \nABC 发热 2 天\n", encoding="utf-8")
     out = tmp_path / "preds.jsonl"
     rc = main([str(trained_run("ner")), "--in", str(inp), "--out", str(out), "--no-annotate", "--no-progress",
-               "--batch-size", "1", "--table"])
+               "--batch-size", "1", "--table", "--no-window"])  # (by default a long text is windowed)
     cap = capsys.readouterr()
     assert rc == 0
     assert f"{inp}:3: text too long: 31 characters" in cap.err and "at most 30" in cap.err
@@ -89,7 +89,7 @@ def test_output_is_atomic(tmp_path, capsys):
 
     # every line bad: exit 1, nothing written, the old output untouched
     inp.write_text("头" * 40 + "\n", encoding="utf-8")
-    assert main([str(run), "--in", str(inp), "--out", str(out), "--no-annotate", "--no-progress"]) == 1
+    assert main([str(run), "--in", str(inp), "--out", str(out), "--no-annotate", "--no-progress", "--no-window"]) == 1
     assert "nothing to predict" in capsys.readouterr().err and out.read_text(encoding="utf-8") == "old\n"
     assert main([str(run), "--in", str(tmp_path / "missing.txt"), "--out", str(out)]) == 2
     assert main([str(tmp_path / "norun"), "--in", str(inp), "--out", str(out)]) == 2

@@ -88,7 +88,7 @@ class Featurizer:
         self._vocab: dict[str, int] = dict(tokenizer.get_vocab())
         self._set_backend()
         self._token_cache: dict[str, int] = {}
-        self.stats: dict[str, int] = {"examples": 0, "truncated_examples": 0}
+        self.stats: dict[str, int] = {"examples": 0, "truncated_examples": 0, "truncated_tokens": 0}
 
     # ------------------------------------------------------------------ tokenisation
     def tokenize(self, text: str) -> tuple[list[int], list[tuple[int, int]]]:
@@ -172,9 +172,10 @@ class Featurizer:
 
     def _note_truncation(self, example: Example, kept: int, total: int) -> None:
         self.stats["truncated_examples"] += 1
+        self.stats["truncated_tokens"] = self.stats.get("truncated_tokens", 0) + total - kept
         if self.stats["truncated_examples"] == 1:
             logger.warning(
-                "%s: %d original tokens cut to fit max_length=%d (further cuts are only counted in feat.stats)",
+                "%s: %d original tokens cut to fit max_length=%d (further cuts are counted in feat.stats; the trainer writes them per split to metrics.json)",
                 _where(example), total - kept, self.max_length,
             )
 

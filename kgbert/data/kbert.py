@@ -51,6 +51,7 @@ from typing import Any, Sequence
 
 from kgbert.data.example import Example
 from kgbert.data.featurize import IGNORE_INDEX, Featurizer, FeaturizeError, _cumulative_starts, _where
+from kgbert.data.selection import KnowledgeSelection
 
 INJECT_MODES = ("predicate_object", "object")
 _CACHE_MAX = 1_000_000
@@ -81,13 +82,16 @@ class KBertFeaturizer(Featurizer):
         predicates: only triples with these predicates (default: all).
         max_branch_tokens: cap on the tokens of one branch (default: no cap).
         min_entity_len: shortest entity name the matcher finds (default 2).
+        latin_boundaries: no mention starts or ends inside a run of Latin letters or digits
+            (default True: ``100`` is not found in ``U100``; see :mod:`knowledge.matcher`).
         matcher: an object with ``find(text) -> [(start, end, name, ...)]`` to use instead of
             ``EntityMatcher.for_store(kg, subjects_only=True)`` (built lazily on first use).
     """
 
     encoder = "kbert"
     model_input_names = ("input_ids", "attention_mask", "token_type_ids", "position_ids", "anchor_ids", "branch_ids")
-    options = frozenset({"max_entities", "inject", "predicates", "max_branch_tokens", "min_entity_len", "matcher"})
+    options = frozenset({"max_entities", "inject", "predicates", "max_branch_tokens", "min_entity_len", "matcher",
+                         "stoplist", "max_df", "latin_boundaries"})
     ignored_options = frozenset({"use_vm"})
 
     def __init__(
@@ -104,6 +108,9 @@ class KBertFeaturizer(Featurizer):
         max_branch_tokens: int | None = None,
         min_entity_len: int = 2,
         matcher=None,
+        stoplist=None,
+        max_df: float | None = None,
+        latin_boundaries: bool = True,
     ) -> None:
         super().__init__(tokenizer, task=task, label_list=label_list, max_length=max_length)
         if not isinstance(max_entities, int) or max_entities < 0:
@@ -119,8 +126,11 @@ class KBertFeaturizer(Featurizer):
         self.predicates = list(predicates) if predicates is not None else None
         self.max_branch_tokens = max_branch_tokens
         self.min_entity_len = min_entity_len
+        self.latin_boundaries = bool(latin_boundaries)
         self._matcher = matcher
         self._branch_cache: dict[str, tuple[tuple[int, ...], ...]] = {}
+        # knowledge selection (kgbert.data.selection): mention names that get no knowledge
+        self.selection = KnowledgeSelection(stoplist, max_df) if stoplist is not None or max_df is not None else None
         self.stats.update({"entities": 0, "branches": 0, "branches_dropped": 0})
 
     # ------------------------------------------------------------------ knowledge
@@ -134,7 +144,8 @@ class KBertFeaturizer(Featurizer):
         if self._matcher is None:
             from knowledge import EntityMatcher
 
-            self._matcher = EntityMatcher.for_store(self.kg, min_len=self.min_entity_len, subjects_only=True)
+            self._matcher = EntityMatcher.for_store(self.kg, min_len=self.min_entity_len, subjects_only=True,
+                                                    latin_boundaries=self.latin_boundaries)
         return self._matcher
 
     def branches(self, name: str) -> tuple[tuple[int, ...], ...]:
@@ -187,6 +198,9 @@ class KBertFeaturizer(Featurizer):
         if not self.knowledge_on:
             return
         mentions = self._mentions(example, text, ann)
+        if self.selection is not None and mentions:
+            blocked = self.selection.blocked
+            mentions = [m for m in mentions if m[2] not in blocked]
         if not mentions:
             return
         starts, ends = offsets() if offsets is not None else (None, None)
@@ -210,6 +224,26 @@ class KBertFeaturizer(Featurizer):
                 units.append((ts, te, br))
                 last_end = te
         self.stats["entities"] += found
+
+    # ------------------------------------------------------------------ selection
+    def fit(self, examples: Sequence[Example]) -> None:
+        """Learn the ``max_df`` block list from the training examples (no-op without ``max_df``)."""
+        if self.selection is None or self.selection.max_df is None or not self.knowledge_on:
+            return
+
+        def names(ex: Example) -> list[str]:
+            out = []
+            text_a = "".join(ex.tokens) if self.task == "token" and ex.tokens is not None else ex.text_a
+            for text, ann in ((text_a, ex.ann_a), (ex.text_b, ex.ann_b)):
+                if text:
+                    out += [m[2] for m in self._mentions(ex, text, ann)]
+            return out
+
+        self.selection.fit(examples, names)
+
+    def saved_options(self, options: dict[str, Any]) -> dict[str, Any]:
+        """The featuriser options inference must use (``max_df`` resolved into ``stoplist``)."""
+        return self.selection.saved_options(options) if self.selection is not None else dict(options)
 
     # ------------------------------------------------------------------ segments
     def _segment_text(self, example: Example, text: str, ann) -> _Segment:

@@ -12,7 +12,20 @@ Formats (``data.format`` in a run config):
   (optional: absent for unlabelled test sets, e.g. AFQMC's test.json). Keys are configurable.
 - ``ner_tsv``: K-BERT NER TSV, header ``text_a<TAB>label``, space-separated characters and tags.
 - ``conll``: one ``token<WS>tag`` a line, blank line between sentences (e.g. Resume NER, BMES);
-  ``scheme="bio"`` converts BMES/BIOES tags to BIO.
+  ``-DOCSTART-`` lines are skipped; tags may be BIO, BIOES or BMES; ``scheme="bio"`` converts
+  BMES/BIOES tags to BIO.
+- ``cluener``: CLUENER-style JSON lines ``{"text", "label": {type: {mention: [[start, end_inclusive]]}}}``
+  (token task, BIO tags; a record without ``label`` is unlabelled).
+- ``spans_jsonl``: generic JSON lines with character spans ``{"text", "spans": [{"start", "end",
+  "label"}]}`` (``end`` exclusive; token task, BIO tags).
+- ``csv``: comma-separated with a header (a UTF-8 BOM is tolerated); columns ``text_a``/``text``/
+  ``sentence``/``sentence1``, ``text_b``/``sentence2`` (pairs) and ``label`` (optional); the names
+  can be set with ``text_a_key``/``text_b_key``/``label_key``.
+- ``relation_tsv``: relation classification (FinRE): ``head<TAB>tail<TAB>relation<TAB>sentence``
+  a line (blank lines ignored). The first occurrence of ``head`` and the first occurrence of
+  ``tail`` that does not overlap it are wrapped in entity markers (R-BERT style, default ``$``
+  around the head and ``#`` around the tail: ``"$东方航空$AH股...与#上航#合并"``); the marked
+  sentence is ``text_a``, the spans (in the unmarked sentence) are in ``meta``.
 """
 from __future__ import annotations
 
@@ -24,7 +37,8 @@ from typing import Iterable, Iterator, Sequence
 from kgbert.data.example import Example
 from kgbert.metrics import bmes_to_bio
 
-FORMATS = ("tsv", "jsonl", "ner_tsv", "conll")
+FORMATS = ("tsv", "jsonl", "ner_tsv", "conll", "cluener", "spans_jsonl", "csv", "relation_tsv")
+TOKEN_FORMATS = ("ner_tsv", "conll", "cluener", "spans_jsonl")
 
 
 class DataError(ValueError):
@@ -138,7 +152,9 @@ def read_ner_tsv(path: str | os.PathLike) -> Iterator[Example]:
         fields = line.split("\t")
         if len(fields) != len(header):
             raise DataError(f"{src}: expected {len(header)} tab-separated columns {header}, found {len(fields)}")
-        tokens = fields[ia].split()
+        # split on the ASCII space only (as K-BERT does): a token may be another space character
+        # (financial_ner has U+00A0 tokens), which str.split() would drop
+        tokens = [t for t in fields[ia].split(" ") if t]
         tags = fields[il].split()
         yield _ner_example(tokens, tags, src)
 
@@ -193,6 +209,12 @@ def _ner_example(tokens: list[str], tags: list[str], src: str) -> Example:
 
 def read_examples(path: str | os.PathLike, fmt: str, task: str, **options) -> list[Example]:
     """Read a whole file of ``fmt`` (one of :data:`FORMATS`) for ``task``; see the module notes."""
+    if fmt in TOKEN_FORMATS and task != "token":
+        raise ValueError(f"format {fmt!r} is for task 'token', not {task!r}")
+    if fmt not in TOKEN_FORMATS and task == "token":
+        raise ValueError(f"format {fmt!r} is for tasks 'sequence'/'pair'/'relation', not 'token'")
+    if (fmt == "relation_tsv") != (task == "relation"):
+        raise ValueError(f"task 'relation' is read with format 'relation_tsv' (got format {fmt!r}, task {task!r})")
     if fmt == "tsv":
         it: Iterable[Example] = read_tsv(path, task=task, **options)
     elif fmt == "jsonl":
@@ -201,12 +223,16 @@ def read_examples(path: str | os.PathLike, fmt: str, task: str, **options) -> li
         it = read_ner_tsv(path, **options)
     elif fmt == "conll":
         it = read_conll(path, **options)
+    elif fmt == "cluener":
+        it = read_cluener(path, **options)
+    elif fmt == "spans_jsonl":
+        it = read_spans_jsonl(path, **options)
+    elif fmt == "csv":
+        it = read_csv(path, task=task, **options)
+    elif fmt == "relation_tsv":
+        it = read_relation_tsv(path, **options)
     else:
         raise ValueError(f"unknown data format {fmt!r}; expected one of {FORMATS}")
-    if fmt in ("ner_tsv", "conll") and task != "token":
-        raise ValueError(f"format {fmt!r} is for task 'token', not {task!r}")
-    if fmt in ("tsv", "jsonl") and task == "token":
-        raise ValueError(f"format {fmt!r} is for tasks 'sequence'/'pair', not 'token'")
     out = list(it)
     if not out:
         raise DataError(f"{path}: no examples")
@@ -232,3 +258,231 @@ def check_labels(examples: Sequence[Example], label_list: Sequence[str], task: s
                     raise DataError(f"{ex.source}: unknown tag {t!r} at token {i} (known: {sorted(known)})")
         elif ex.label is not None and ex.label not in known:
             raise DataError(f"{ex.source}: unknown label {ex.label!r} (known: {list(label_list)})")
+
+
+# ---------------------------------------------------------------------------- span-based NER
+def spans_to_bio(text: str, spans: Sequence[tuple[int, int, str]], src: str) -> list[str]:
+    """BIO tags (one per character) of end-exclusive character ``spans``; bounds and overlaps are
+    checked (``src`` names the record)."""
+    tags = ["O"] * len(text)
+    for start, end, label in sorted(spans):
+        if not (isinstance(start, int) and isinstance(end, int)) or not 0 <= start < end <= len(text):
+            raise DataError(f"{src}: span [{start}, {end}) of {label!r} is outside the text (length {len(text)})")
+        if not label or any(c.isspace() for c in label):
+            raise DataError(f"{src}: malformed span label {label!r}")
+        if any(t != "O" for t in tags[start:end]):
+            raise DataError(f"{src}: span [{start}, {end}) {label!r} overlaps another span")
+        tags[start] = f"B-{label}"
+        tags[start + 1:end] = [f"I-{label}"] * (end - start - 1)
+    return tags
+
+
+def _json_records(path: str | os.PathLike) -> Iterator[tuple[str, dict]]:
+    """(``file:line``, object) of every non-blank line of a JSON-lines file."""
+    empty = True
+    for lineno, line in _lines(path):
+        if not line.strip():
+            continue
+        empty = False
+        src = f"{path}:{lineno}"
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise DataError(f"{src}: invalid JSON ({e.msg})") from None
+        if not isinstance(obj, dict):
+            raise DataError(f"{src}: expected a JSON object")
+        yield src, obj
+    if empty:
+        raise DataError(f"{path}: empty file")
+
+
+def _json_text(obj: dict, key: str, src: str) -> str:
+    text = obj.get(key)
+    if not isinstance(text, str):
+        raise DataError(f"{src}: missing or non-string {key!r}")
+    _check_text(text, src, key)
+    return text
+
+
+def _token_example_from_spans(text: str, tags: list[str] | None, src: str, meta: dict) -> Example:
+    return Example(text_a=text, tokens=list(text), tags=tags, source=src, meta=meta)
+
+
+def read_cluener(path: str | os.PathLike, *, text_key: str = "text", label_key: str = "label") -> Iterator[Example]:
+    """CLUENER JSON lines: ``{"text", "label": {type: {mention: [[start, end_inclusive], ...]}}}``.
+
+    Every span must spell its mention; a record without ``label`` is unlabelled (tags None).
+    """
+    for src, obj in _json_records(path):
+        text = _json_text(obj, text_key, src)
+        meta = {"id": obj["id"]} if "id" in obj else {}
+        if obj.get(label_key) is None:
+            yield _token_example_from_spans(text, None, src, meta)
+            continue
+        label = obj[label_key]
+        if not isinstance(label, dict):
+            raise DataError(f"{src}: {label_key!r} must be an object {{type: {{mention: [[start, end]]}}}}")
+        spans = []
+        for typ, mentions in label.items():
+            if not isinstance(mentions, dict):
+                raise DataError(f"{src}: entities of type {typ!r} must be an object {{mention: [[start, end]]}}")
+            for mention, positions in mentions.items():
+                if not isinstance(positions, list):
+                    raise DataError(f"{src}: positions of {mention!r} must be a list of [start, end]")
+                for pos in positions:
+                    if not (isinstance(pos, list) and len(pos) == 2 and all(isinstance(x, int) for x in pos)):
+                        raise DataError(f"{src}: position {pos!r} of {mention!r} is not [start, end_inclusive]")
+                    start, end = pos[0], pos[1] + 1
+                    if text[start:end] != mention:
+                        raise DataError(f"{src}: span {pos} is {text[start:end]!r} in the text, not {mention!r}")
+                    spans.append((start, end, str(typ)))
+        yield _token_example_from_spans(text, spans_to_bio(text, spans, src), src, meta)
+
+
+def read_spans_jsonl(path: str | os.PathLike, *, text_key: str = "text", spans_key: str = "spans") -> Iterator[Example]:
+    """JSON lines with character spans: ``{"text", "spans": [{"start", "end", "label"}]}``
+    (``end`` exclusive); a record without ``spans`` is unlabelled (tags None)."""
+    for src, obj in _json_records(path):
+        text = _json_text(obj, text_key, src)
+        meta = {"id": obj["id"]} if "id" in obj else {}
+        raw = obj.get(spans_key)
+        if raw is None:
+            yield _token_example_from_spans(text, None, src, meta)
+            continue
+        if not isinstance(raw, list):
+            raise DataError(f"{src}: {spans_key!r} must be a list of {{start, end, label}}")
+        spans = []
+        for sp in raw:
+            if not (isinstance(sp, dict) and {"start", "end", "label"} <= set(sp)):
+                raise DataError(f"{src}: span {sp!r} needs 'start', 'end' and 'label'")
+            spans.append((sp["start"], sp["end"], str(sp["label"])))
+        yield _token_example_from_spans(text, spans_to_bio(text, spans, src), src, meta)
+
+
+# ---------------------------------------------------------------------------- CSV
+def read_csv(
+    path: str | os.PathLike,
+    *,
+    task: str = "sequence",
+    text_a_key: str | None = None,
+    text_b_key: str | None = None,
+    label_key: str = "label",
+    delimiter: str = ",",
+) -> Iterator[Example]:
+    """CSV with a header line (a UTF-8 BOM is tolerated; quoted fields as in RFC 4180).
+
+    Default columns: text ``text_a``/``text``/``sentence``/``sentence1``; second text (task
+    ``pair``) ``text_b``/``sentence2``; ``label`` (absent column: unlabelled).
+    """
+    import csv
+
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: no such file")
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        reader = csv.reader(fh, delimiter=delimiter)
+        try:
+            header = next(reader)
+        except StopIteration:
+            raise DataError(f"{path}: empty file") from None
+        except csv.Error as e:
+            raise DataError(f"{path}:1: malformed CSV header ({e})") from None
+        header = [h.strip() for h in header]
+
+        def pick(key: str | None, candidates: tuple[str, ...], what: str) -> int:
+            names = (key,) if key else candidates
+            for n in names:
+                if n in header:
+                    return header.index(n)
+            raise DataError(f"{path}:1: header {header!r} has no {what} column (looked for {list(names)})")
+
+        ia = pick(text_a_key, ("text_a", "text", "sentence", "sentence1"), "text")
+        ib = pick(text_b_key, ("text_b", "sentence2"), "second text") if task == "pair" else None
+        il = header.index(label_key) if label_key in header else None
+        prev = reader.line_num
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                break
+            except csv.Error as e:
+                raise DataError(f"{path}:{prev + 1}: malformed CSV ({e})") from None
+            src = f"{path}:{prev + 1}"
+            prev = reader.line_num
+            if not row or not any(f.strip() for f in row):
+                continue
+            if len(row) != len(header):
+                raise DataError(f"{src}: expected {len(header)} columns {header}, found {len(row)}")
+            text_a = row[ia].strip()
+            _check_text(text_a, src, header[ia])
+            text_b = None
+            if ib is not None:
+                text_b = row[ib].strip()
+                _check_text(text_b, src, header[ib])
+            label = row[il].strip() if il is not None else None
+            if label == "":
+                raise DataError(f"{src}: empty label")
+            yield Example(text_a=text_a, text_b=text_b, label=label, source=src)
+
+
+# ---------------------------------------------------------------------------- relations
+DEFAULT_MARKERS = ("$", "$", "#", "#")
+"""Entity markers of ``relation_tsv``: head open/close, tail open/close (R-BERT, Wu & He 2019)."""
+
+
+def _occurrences(text: str, sub: str) -> list[int]:
+    out, i = [], text.find(sub)
+    while i >= 0:
+        out.append(i)
+        i = text.find(sub, i + 1)
+    return out
+
+
+def locate_pair(sentence: str, head: str, tail: str) -> tuple[tuple[int, int], tuple[int, int]] | None:
+    """End-exclusive spans of ``head`` and ``tail`` in ``sentence``: the first occurrence of each
+    when they do not overlap, else the first non-overlapping pair (head occurrences in order, then
+    tail occurrences in order); None when there is none."""
+    for h in _occurrences(sentence, head):
+        for t in _occurrences(sentence, tail):
+            if t >= h + len(head) or t + len(tail) <= h:
+                return (h, h + len(head)), (t, t + len(tail))
+    return None
+
+
+def mark_pair(sentence: str, head: tuple[int, int], tail: tuple[int, int], markers: Sequence[str] = DEFAULT_MARKERS) -> str:
+    """``sentence`` with the head span wrapped in ``markers[0:2]`` and the tail in ``markers[2:4]``."""
+    inserts = sorted([(head[0], 0, markers[0]), (head[1], 1, markers[1]), (tail[0], 0, markers[2]), (tail[1], 1, markers[3])],
+                     key=lambda x: (x[0], -x[1]))
+    out, last = [], 0
+    for pos, _, mark in inserts:
+        out.append(sentence[last:pos])
+        out.append(mark)
+        last = pos
+    out.append(sentence[last:])
+    return "".join(out)
+
+
+def read_relation_tsv(path: str | os.PathLike, *, markers: Sequence[str] = DEFAULT_MARKERS) -> Iterator[Example]:
+    """FinRE-style relation TSV: ``head<TAB>tail<TAB>relation<TAB>sentence`` (see module notes)."""
+    if len(markers) != 4 or not all(isinstance(m, str) and m for m in markers):
+        raise ValueError(f"markers must be 4 non-empty strings (head open/close, tail open/close), got {markers!r}")
+    n = 0
+    for lineno, line in _lines(path):
+        if not line.strip():
+            continue
+        src = f"{path}:{lineno}"
+        fields = line.split("\t")
+        if len(fields) != 4:
+            raise DataError(f"{src}: expected 4 tab-separated fields head, tail, relation, sentence; found {len(fields)}")
+        head, tail, rel, sentence = (f.strip() for f in fields)
+        for name, value in (("head", head), ("tail", tail), ("relation", rel), ("sentence", sentence)):
+            _check_text(value, src, name)
+        found = locate_pair(sentence, head, tail)
+        if found is None:
+            raise DataError(f"{src}: head {head!r} and tail {tail!r} are not both found (without overlap) in the sentence")
+        hs, ts = found
+        n += 1
+        yield Example(text_a=mark_pair(sentence, hs, ts, markers), label=rel, source=src,
+                      meta={"head": list(hs), "tail": list(ts), "sentence": sentence})
+    if n == 0:
+        raise DataError(f"{path}: empty file")

@@ -54,7 +54,7 @@ ENCODERS: dict[str, EncoderSpec] = {
         KBertForSequenceClassification,
         KBertForTokenClassification,
         model_options=frozenset({"use_vm"}),
-        featurizer_options=frozenset({"max_entities", "inject", "predicates", "max_branch_tokens", "min_entity_len"}),
+        featurizer_options=frozenset({"max_entities", "inject", "predicates", "max_branch_tokens", "min_entity_len", "stoplist", "max_df"}),
     ),
 }
 
@@ -140,7 +140,9 @@ def build_model(
         return model_cls(config)
     attn = config._attn_implementation
     kwargs = {"attn_implementation": attn} if attn else {}
-    return model_cls.from_pretrained(os.fspath(backbone), config=config, local_files_only=True, **kwargs)
+    from .loading import load_backbone  # no loading report for the new head (one line if weights lack)
+
+    return load_backbone(model_cls, backbone, config=config, local_files_only=True, **kwargs)
 
 
 register_auto_classes()

@@ -29,7 +29,9 @@ class ConfigError(ValueError):
 class TaskConfig:
     """What is predicted."""
 
-    type: Literal["sequence", "pair", "token"] = "sequence"
+    type: Literal["sequence", "pair", "token", "relation"] = "sequence"
+    # relation: a marked (head, tail) entity pair in one sentence -> relation (read with
+    # format relation_tsv, which inserts entity markers; classified like "sequence")
     labels: Optional[list[str]] = None  # default: collected from the train split
 
 
@@ -37,14 +39,18 @@ class TaskConfig:
 class DataConfig:
     """Where the examples come from (see :mod:`kgbert.data.readers`)."""
 
-    format: Literal["tsv", "jsonl", "ner_tsv", "conll"] = "tsv"
+    format: Literal["tsv", "jsonl", "ner_tsv", "conll", "cluener", "spans_jsonl", "csv", "relation_tsv"] = "tsv"
     train: Optional[str] = None
     dev: Optional[str] = None
     test: Optional[str] = None
     test_has_labels: bool = True  # False: predictions only (e.g. AFQMC's public test)
     max_length: int = 128
     limit_train: Optional[int] = None  # first N training examples (demos, smoke runs)
-    limit_eval: Optional[int] = None  # first N dev/test examples
+    limit_eval: Optional[int] = None  # first N dev/test examples (default of limit_dev/limit_test)
+    limit_dev: Optional[int] = None  # first N dev examples (overrides limit_eval)
+    limit_test: Optional[int] = None  # first N test examples (overrides limit_eval)
+    dev_fraction: Optional[float] = None  # carve dev from train (sets without a dev split); excludes data.dev
+    dev_seed: int = 12345  # the fixed shuffle seed of dev_fraction (independent of the run seed)
     reader_options: dict[str, Any] = field(default_factory=dict)  # e.g. {scheme: bio} for conll
 
 
@@ -95,7 +101,7 @@ class TrainingConfig:
     fp16: bool = False
     num_workers: int = 0
     ddp_backend: Optional[str] = None  # e.g. gloo for CPU multi-process
-    threads: Optional[int] = None  # torch.set_num_threads, when set
+    threads: Union[int, Literal["auto"], None] = "auto"  # torch.set_num_threads; auto: cores minus load (kgbert.training.threads)
     progress: bool = True  # tqdm bars
 
 

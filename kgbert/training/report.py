@@ -14,7 +14,8 @@ import statistics
 from pathlib import Path
 from typing import Sequence
 
-SPLIT_METRICS = {"token": ("precision", "recall", "f1"), "sequence": ("accuracy", "macro_f1"), "pair": ("accuracy", "macro_f1")}
+SPLIT_METRICS = {"token": ("precision", "recall", "f1"), "sequence": ("accuracy", "macro_f1"), "pair": ("accuracy", "macro_f1"),
+                 "relation": ("accuracy", "macro_f1")}
 
 
 def load_group(path: str | Path) -> list[dict]:

@@ -10,6 +10,7 @@ student) replaces the model's own loss.
 
 Run directory layout::
 
+    .kgbert-run          marker: this directory is a kgbert run (see kgbert.training.rundir)
     config.yaml          the resolved config
     train_log.jsonl      one JSON line per Trainer log event
     init/                random-init backbone + char vocab (only without model.backbone)
@@ -38,6 +39,9 @@ from kgbert.data.example import Example
 from kgbert.data.readers import DataError, check_labels, collect_labels, read_examples
 from kgbert.training.config import ConfigError, RunConfig, dump_config
 from kgbert.training.resources import kg_info, prepare_backbone, resolve_kg
+from kgbert.training.rundir import check_run_dir, prepare_run_dir
+from kgbert.training.splits import carve_dev, split_stats
+from kgbert.training.threads import resolve_threads
 from kgbert.training.tasks import TaskSpec
 
 LossFn = Callable[..., Any]
@@ -154,17 +158,27 @@ class JsonlLogCallback(TrainerCallback):
 def load_splits(config: RunConfig) -> tuple[dict[str, list[Example]], list[str]]:
     """Read train/dev/test and the label list; every label is checked (file:line on error)."""
     d, task = config.data, config.task.type
+    if d.dev_fraction is not None and d.dev:
+        raise ConfigError("data.dev_fraction carves dev from train: leave data.dev empty (or drop dev_fraction)")
     splits: dict[str, list[Example]] = {}
     for name in ("train", "dev", "test"):
         path = getattr(d, name)
-        if not path:
-            continue
-        exs = read_examples(path, d.format, task, **d.reader_options)
-        limit = d.limit_train if name == "train" else d.limit_eval
-        splits[name] = exs[:limit] if limit else exs
+        if path:
+            splits[name] = read_examples(path, d.format, task, **d.reader_options)
     if "train" not in splits:
         raise ConfigError("data.train is required")
+    if d.dev_fraction is not None:
+        try:
+            splits["train"], splits["dev"] = carve_dev(splits["train"], d.dev_fraction, d.dev_seed)
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
+    # labels from the whole train split, so data.limit_train (smoke runs) never shrinks the label set
     labels = list(config.task.labels) if config.task.labels else collect_labels(splits["train"], task)
+    limits = {"train": d.limit_train, "dev": d.limit_dev if d.limit_dev is not None else d.limit_eval,
+              "test": d.limit_test if d.limit_test is not None else d.limit_eval}
+    for name in list(splits):
+        if limits[name]:
+            splits[name] = splits[name][: limits[name]]
     if task == "token" and "O" not in labels:
         raise ConfigError("task.labels must contain 'O' for token classification")
     for name, exs in splits.items():
@@ -260,25 +274,24 @@ def run_training(
     from kgbert.models import build_model
 
     t0 = time.time()
-    if config.training.threads:
-        torch.set_num_threads(config.training.threads)
+    threads = resolve_threads(config.training.threads)
+    if threads:
+        torch.set_num_threads(threads)
     run_dir = config.run_dir
+    check_run_dir(run_dir)  # every rank, first: a directory that is not ours stops all of them
     task_type = config.task.type
     progress = config.training.progress
 
     splits, labels = load_splits(config)
     task = TaskSpec(task_type, labels)
+    model_task = task.model_task  # relation -> sequence: the marked sentence is classified
     metric = config.training.metric_for_best or task.default_metric
     args = training_arguments(config, run_dir, "dev" in splits, metric)
     is_main = args.process_index == 0
 
     with args.main_process_first(desc="prepare run dir, KG and backbone"):
         if is_main:
-            if config.overwrite and run_dir.exists():
-                shutil.rmtree(run_dir)
-            if config.resume is False and (run_dir / "checkpoints").exists():
-                shutil.rmtree(run_dir / "checkpoints")
-            run_dir.mkdir(parents=True, exist_ok=True)
+            prepare_run_dir(run_dir, overwrite=config.overwrite, resume=config.resume)
             dump_config(config, run_dir / "config.yaml")
         kg_path = resolve_kg(config.kg)
         backbone = prepare_backbone(config.model, splits["train"], run_dir, config.seed)
@@ -291,17 +304,23 @@ def run_training(
         kg = KnowledgeGraph.open(kg_path)
     tokenizer = load_tokenizer(backbone)
     featurizer = build_featurizer(
-        config.model.encoder, tokenizer, task=task_type, label_list=labels,
+        config.model.encoder, tokenizer, task=model_task, label_list=labels,
         max_length=config.data.max_length, kg=kg, **config.model.featurizer,
     )
+    if hasattr(featurizer, "fit"):  # options learnt from the training texts (e.g. K-BERT's max_df)
+        featurizer.fit(splits["train"])
     datasets = {}
+    data_stats = {}
     for name, exs in splits.items():
         if name == "test" and not config.data.test_has_labels:
             exs = _placeholder_labels(exs, labels, task_type)
-        datasets[name] = FeatureDataset(name, splits[name], featurize(featurizer, exs, name, progress and is_main))
+        before = dict(featurizer.stats)
+        feats = featurize(featurizer, exs, name, progress and is_main)
+        data_stats[name] = split_stats(featurizer, exs, feats, before)
+        datasets[name] = FeatureDataset(name, splits[name], feats)
 
     set_seed(config.seed)
-    model = build_model(config.model.encoder, task_type, len(labels), backbone=str(backbone), **config.model.options)
+    model = build_model(config.model.encoder, model_task, len(labels), backbone=str(backbone), **config.model.options)
     model.config.id2label = dict(enumerate(labels))
     model.config.label2id = {l: i for i, l in enumerate(labels)}
 
@@ -329,6 +348,9 @@ def run_training(
         "best_checkpoint": trainer.state.best_model_checkpoint,
         "global_step": trainer.state.global_step,
         "world_size": args.world_size,
+        "n_parameters": sum(p.numel() for p in model.parameters()),
+        "torch_threads": torch.get_num_threads(),
+        "data": data_stats,
         "train": {k: v for k, v in train_out.metrics.items()},
     }
     for name in ("dev", "test"):
@@ -352,8 +374,9 @@ def run_training(
         trainer.save_model(str(tmp_best))
         _write_json(tmp_best / "kg.json", kg_info(kg_path, config.kg))
         _write_json(tmp_best / "kgbert.json", {
-            "encoder": config.model.encoder, "task": task_type, "labels": labels,
-            "max_length": config.data.max_length, "featurizer": config.model.featurizer,
+            "encoder": config.model.encoder, "task": model_task, "run_task": task_type, "labels": labels,
+            "max_length": config.data.max_length,
+            "featurizer": featurizer.saved_options(config.model.featurizer) if hasattr(featurizer, "saved_options") else config.model.featurizer,
             "model_options": config.model.options,
         })
         if best.exists():

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from annotators import Annotation
-from annotators.annotate import annotate_file, main, prepare_output, read_records
+from annotators.annotate import annotate_file, main, prepare_output, read_records, sidecar_path
 from tests.annotators._shared import corpus_sentences, medical_kg, pipeline
 
 LONG = "长" * 50
@@ -67,6 +67,8 @@ def test_resume_after_a_partial_write_gives_the_same_output(tmp_path):
     # crash after 9 complete records and half of the 10th
     part = tmp_path / "part.jsonl"
     part.write_bytes(b"".join(lines[:9]) + lines[9][: len(lines[9]) // 2])
+    # (the sidecar naming the input is what makes an output resumable)
+    sidecar_path(part).write_bytes(sidecar_path(full).read_bytes())
     summary = annotate_file(nlp, inp, part, progress=False, log=io.StringIO())
     assert (summary.resumed, summary.written, summary.bad) == (9, 11, 1)
     assert part.read_bytes() == data
