@@ -291,3 +291,38 @@ def test_trained_by_the_common_trainer_and_served_by_pipeline(tmp_path):
     assert res["label"] in ("0", "1")
     assert res["annotation"]["srl"] and res["annotation_b"]["srl"]  # the frames come back with the prediction
     assert len(res["frames"]) == 2 and res["frames"][0][1:3] == ["B-V", "B-A1"]  # 我爱|吃苹|果: 爱 is V
+
+
+@pytest.mark.slow
+def test_frames_from_a_tiny_tagger_reach_training_and_pipeline(tmp_path):
+    """``data.annotate`` with the SRL tagger (a tiny random one): the annotators compute words and
+    frames once (cached), SemBERT trains on them, and Pipeline runs the same tagger on raw text
+    (its ``srl_model`` taken from the run's ``data.annotator_options``)."""
+    srl = pytest.importorskip("annotators.srl")
+    from kgbert.pipeline import Pipeline
+    from kgbert.training.config import config_from_dict
+    from kgbert.training.trainer import run_training
+    from tests.training.helpers import FILLER, make_pair_tsv
+
+    tagger = srl.SrlTagger.from_scratch(srl.bio_labels(["A0", "A1"]), ["".join(FILLER)], hidden_size=16,
+                                        num_hidden_layers=1, num_attention_heads=2, intermediate_size=32)
+    tagger.save_pretrained(tmp_path / "srl")
+    data = tmp_path / "data"
+    data.mkdir()
+    cfg = {
+        "name": "sem", "output_dir": str(tmp_path / "run"), "seed": 1, "task": {"type": "pair"},
+        "data": {"format": "tsv", "train": str(make_pair_tsv(data / "train.tsv", 16, 0)),
+                 "dev": str(make_pair_tsv(data / "dev.tsv", 8, 1)), "max_length": 24, "annotate": True,
+                 "annotation_cache_dir": str(tmp_path / "ann"), "annotator_options": {"srl_model": str(tmp_path / "srl")}},
+        "model": {"encoder": "sembert", "backbone_config": {
+            "hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 64,
+            "max_position_embeddings": 32}},
+        "training": {"epochs": 1, "max_steps": 2, "batch_size": 8, "threads": 1, "progress": False},
+    }
+    assert run_training(config_from_dict(cfg))["global_step"] == 2
+    recs = [json.loads(x) for x in next((tmp_path / "ann").glob("train-*.jsonl")).read_text("utf-8").splitlines()]
+    assert len(recs) == 16 and any(r["a"]["srl"] or r["b"]["srl"] for r in recs)  # frames reached training
+    with Pipeline.from_pretrained(tmp_path / "run") as pipe:
+        res = pipe(("我们修改规则", "你是谁"))
+    assert res["annotation"]["words"] and res["annotation"]["srl"] and len(res["frames"]) == 3  # 修改: a verb
+    assert any(lab.endswith("-V") for lab in res["frames"][0])
