@@ -326,3 +326,24 @@ def test_frames_from_a_tiny_tagger_reach_training_and_pipeline(tmp_path):
         res = pipe(("我们修改规则", "你是谁"))
     assert res["annotation"]["words"] and res["annotation"]["srl"] and len(res["frames"]) == 3  # 修改: a verb
     assert any(lab.endswith("-V") for lab in res["frames"][0])
+
+
+@pytest.mark.parametrize("task", ["sequence", "token"])
+@pytest.mark.parametrize("label_encoder", ["linear", "bigru"])
+def test_forward_compiles_without_graph_breaks(ckpt, task, label_encoder):
+    """No host read of a tensor's value in the forward: ``torch.compile(fullgraph=True)`` captures it
+    whole (word pooling, frame fusion and the head included). Dynamo wraps ``nn.GRU`` only with its
+    experimental ``allow_rnn`` switch, so the BiGRU variant is checked with it on."""
+    import torch._dynamo
+
+    feat = featurizer(ckpt, task=task)
+    exs = examples(task)
+    feat.fit(exs)
+    batch = feat.collate([feat(ex) for ex in exs])
+    m = model(ckpt, task, label_encoder=label_encoder)
+    torch._dynamo.reset()
+    with torch._dynamo.config.patch(allow_rnn=label_encoder == "bigru"):
+        compiled = torch.compile(m, backend="eager", fullgraph=True)
+        with torch.no_grad():
+            got, want = compiled(**batch), m(**batch)
+    assert torch.allclose(got.logits, want.logits, atol=1e-6) and torch.allclose(got.loss, want.loss, atol=1e-6)
