@@ -8,7 +8,9 @@ Inputs beyond BERT's (from :mod:`kgbert.data.sembert`):
   role-label id of every word (BIO over the frame's arguments and predicate ``V``); 0 = padding.
 
 The model (all of it vectorised: no Python loop over the batch, words or frames; no host read of
-a tensor's value, so it compiles with ``torch.compile(fullgraph=True)``):
+a tensor's value: it compiles with ``torch.compile(fullgraph=True)``, the BiGRU variant with
+Dynamo's experimental ``torch._dynamo.config.allow_rnn`` on, as Dynamo does not wrap ``nn.GRU``
+otherwise):
 
 1. BERT over the tokens -> ``H`` (B, L, D).
 2. **Word pooling** (:func:`word_cnn_max_pool`): a convolution of width ``word_cnn_kernel`` over the
