@@ -347,3 +347,16 @@ def test_forward_compiles_without_graph_breaks(ckpt, task, label_encoder):
         with torch.no_grad():
             got, want = compiled(**batch), m(**batch)
     assert torch.allclose(got.logits, want.logits, atol=1e-6) and torch.allclose(got.loss, want.loss, atol=1e-6)
+
+
+def test_windows_of_a_long_text_keep_their_frames():
+    """Pipeline's windows of a long text carry the SRL frames inside them (shifted), so SemBERT
+    reads frames in every window, not all-O ones."""
+    from kgbert.windowing import slice_annotation
+
+    ann = fake_srl("我爱吃苹果哈头痛是感冒")
+    win = slice_annotation(ann, 6, 11)  # 头痛是感冒
+    assert win.text == "头痛是感冒" and [f.to_dict() for f in win.srl] == [
+        {"predicate": [2, 3], "args": [{"role": "A0", "start": 0, "end": 2}, {"role": "A1", "start": 3, "end": 5}]}]
+    left = slice_annotation(ann, 0, 3)  # 我爱吃: 爱 keeps A0 我 only (A1 吃苹 crosses the edge); 吃's A1 is cut
+    assert [(f.predicate, [a.role for a in f.args]) for f in left.srl] == [((1, 2), ["A0"]), ((2, 3), ["A0"])]
