@@ -239,8 +239,9 @@ class SemBertForSequenceClassification(SemBertPreTrainedModel):
     ) -> SequenceClassifierOutput:
         out = self.encode(input_ids, attention_mask, token_type_ids, position_ids, output_attentions,
                           output_hidden_states, word_ids=word_ids, role_ids=role_ids)
-        assert word_ids is not None and role_ids is not None
-        words = self.word_vectors(out.last_hidden_state, word_ids, role_ids.shape[-1])  # (B, W, D)
+        hidden = out.last_hidden_state  # (B, L, D)
+        assert hidden is not None and word_ids is not None and role_ids is not None  # encode raised otherwise
+        words = self.word_vectors(hidden, word_ids, role_ids.shape[-1])  # (B, W, D)
         roles = self.label_encoder(role_ids)  # (B, W, R)
         pooler = self.bert.pooler
         assert pooler is not None
@@ -275,11 +276,12 @@ class SemBertForTokenClassification(SemBertPreTrainedModel):
     ) -> TokenClassifierOutput:
         out = self.encode(input_ids, attention_mask, token_type_ids, position_ids, output_attentions,
                           output_hidden_states, word_ids=word_ids, role_ids=role_ids)
-        assert word_ids is not None and role_ids is not None
+        hidden = out.last_hidden_state  # (B, L, D)
+        assert hidden is not None and word_ids is not None and role_ids is not None  # encode raised otherwise
         roles = self.label_encoder(role_ids)  # (B, W, R)
         idx = (word_ids - 1).clamp(min=0)  # (B, L) padding tokens read word 1 (their logits are unused)
         per_token = roles.gather(1, idx.unsqueeze(-1).expand(-1, -1, roles.shape[-1]))  # (B, L, R)
-        res = self.head(torch.cat([out.last_hidden_state, per_token], dim=-1), labels)  # (B, L, C)
+        res = self.head(torch.cat([hidden, per_token], dim=-1), labels)  # (B, L, C)
         res.hidden_states, res.attentions = out.hidden_states, out.attentions
         return res
 
