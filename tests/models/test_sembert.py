@@ -360,3 +360,30 @@ def test_windows_of_a_long_text_keep_their_frames():
         {"predicate": [2, 3], "args": [{"role": "A0", "start": 0, "end": 2}, {"role": "A1", "start": 3, "end": 5}]}]
     left = slice_annotation(ann, 0, 3)  # 我爱吃: 爱 keeps A0 我 only (A1 吃苹 crosses the edge); 吃's A1 is cut
     assert [(f.predicate, [a.role for a in f.args]) for f in left.srl] == [((1, 2), ["A0"]), ((2, 3), ["A0"])]
+
+
+def test_token_task_through_the_trainer_and_pipeline(tmp_path):
+    """NER with SemBERT: annotations from a JSONL file, a few steps, then Pipeline on an annotated
+    text: one tag per character, the frames with the prediction."""
+    from kgbert.pipeline import Pipeline
+    from kgbert.training.config import config_from_dict
+    from kgbert.training.trainer import run_training
+    from tests.training.helpers import ner_config
+
+    cfg = ner_config(tmp_path, encoder="sembert", n_train=16, max_steps=2, epochs=1)
+    anns = {}
+    for split in ("train", "dev", "test"):
+        rows = (tmp_path / "data" / f"{split}.tsv").read_text(encoding="utf-8").splitlines()[1:]
+        anns[split] = str(tmp_path / "data" / f"{split}.ann.jsonl")
+        with open(anns[split], "w", encoding="utf-8") as fh:
+            for row in rows:
+                text = "".join(row.split("\t")[0].split())
+                fh.write(fake_srl(text).to_json() + "\n")
+    cfg["data"]["annotations"] = anns
+    metrics = run_training(config_from_dict(cfg))
+    assert metrics["global_step"] == 2 and "f1" in metrics["test"]
+    with Pipeline.from_pretrained(tmp_path / "run", annotate=False) as pipe:
+        res = pipe(fake_srl("患者说吃阿司匹林后头痛"))
+    assert len(res["tags"]) == 11 and res["annotation"]["srl"]
+    assert len(res["frames"]) == 3 and len(res["frames"][0]) == 6 + 2  # 6 two-character words + [CLS], [SEP]
+    assert res["frames"][0][1:3] == ["B-A0", "B-V"]  # 说 (in 患者|说吃): A0 患者, V 说吃
