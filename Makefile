@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup demo test bench-quick clean
+.PHONY: setup demo test lint bench-quick clean
 setup: $(VENV)/.kgbert-setup
 $(VENV)/.kgbert-setup: setup.cfg pyproject.toml scripts/setup_env.sh
 	VENV=$(VENV) bash scripts/setup_env.sh
@@ -12,6 +12,11 @@ demo: setup
 
 test: setup
 	$(PY) -m pytest -q -p no:cacheprovider tests
+
+# Lint (ruff) and type check (mypy); both configured in pyproject.toml. CI runs it before `make test`.
+lint: setup
+	$(PY) -m ruff check .
+	$(PY) -m mypy
 
 bench-quick: setup
 	bash scripts/bench_quick.sh $(PY)

@@ -56,6 +56,17 @@ class Entity:
     name: str | None = None
     source: str = "kg"
 
+    def lookup_name(self, text: str, kg: Any = None) -> str:
+        """The KG lookup key of this mention of ``text``: ``name`` if set, else
+        ``kg.entity_name(kg_id)`` if ``kg_id`` is set, else the surface text (the one home of this rule)."""
+        if self.name is not None:
+            return self.name
+        if self.kg_id is not None:
+            if kg is None:
+                raise ValueError(f"entity [{self.start}, {self.end}) has kg_id {self.kg_id} but no name, and no KG was given")
+            return kg.entity_name(self.kg_id)
+        return text[self.start : self.end]
+
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"start": self.start, "end": self.end, "label": self.label}
         if self.kg_id is not None:

@@ -22,8 +22,8 @@ from spacy.matcher import Matcher
 from spacy.tokens import Doc, Span
 from spacy.util import filter_spans
 
-from annotators.annotation import Entity, resolve_entity_overlaps
-from annotators.extensions import ENTITY_GROUPS, KG_GROUP, NER_GROUP, PHRASE_GROUP, register_extensions
+from annotators.names import COMPONENTS  # noqa: F401  (re-exported)
+from annotators.extensions import KG_GROUP, NER_GROUP, PHRASE_GROUP, register_extensions, resolve_doc_entities
 
 register_extensions()
 
@@ -46,21 +46,6 @@ DEFAULT_PHRASE_PATTERNS: dict[str, list[list[dict[str, Any]]]] = {
 def _tokenizer_kg(nlp: Language):
     """The KG mention handle of a :class:`annotators.pipeline.ZhTokenizer`, if any."""
     return getattr(nlp.tokenizer, "kg", None)
-
-
-def resolve_doc_entities(doc: Doc) -> None:
-    """Set ``doc.ents`` from the candidate span groups by the priority rule (see module doc)."""
-    kg_names = doc._.kg_names
-    cands: list[Entity] = []
-    spans: dict[tuple, Span] = {}
-    for source, group in ENTITY_GROUPS.items():
-        for span in doc.spans.get(group, []):
-            kg_id = int(span.kb_id_) if span.kb_id_ else None
-            ent = Entity(span.start_char, span.end_char, span.label_, kg_id, kg_names.get(span.kb_id_), source)
-            cands.append(ent)
-            spans.setdefault((ent.start, ent.end, ent.label, ent.kg_id, source), span)
-    kept = resolve_entity_overlaps(cands)
-    doc.ents = [spans[(e.start, e.end, e.label, e.kg_id, e.source)] for e in kept]
 
 
 def _is_word(token) -> bool:
@@ -280,10 +265,4 @@ def make_srl(nlp: Language, name: str, model_dir: str | None, device: str) -> Sr
     return SrlComponent(name, model_dir, device)
 
 
-COMPONENTS = {
-    "kg_entities": "kgbert_kg_entities_v1",
-    "entities": "kgbert_entities_v1",
-    "phrases": "kgbert_phrases_v1",
-    "srl": "kgbert_srl_v1",
-}
-"""Short component name -> factory name, in pipeline order."""
+

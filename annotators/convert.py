@@ -21,8 +21,8 @@ from spacy.tokens import Doc, Span
 
 from annotators.annotation import Annotation, AnnotationError, Argument, Entity, Frame
 from annotators.annotation import Span as PhraseSpan
-from annotators.components import resolve_doc_entities
-from annotators.extensions import ENTITY_GROUPS, PHRASE_GROUP, register_extensions
+from annotators.docs import doc_from_spans
+from annotators.extensions import ENTITY_GROUPS, PHRASE_GROUP, add_doc_getter, register_extensions, resolve_doc_entities
 
 register_extensions()
 
@@ -57,6 +57,9 @@ def to_annotation(doc: Doc) -> Annotation:
     return Annotation(text=doc.text, words=words, entities=entities, phrases=phrases, srl=srl, meta=dict(doc._.meta))
 
 
+add_doc_getter("annotation", to_annotation)  # doc._.annotation
+
+
 def _span(doc: Doc, what: str, start: int, end: int, label: str, kb_id: str = "") -> Span:
     span = doc.char_span(start, end, label=label, kb_id=kb_id)
     if span is None:
@@ -81,8 +84,6 @@ def from_annotation(nlp: Language, record: Annotation | dict[str, Any] | str) ->
     record.validate()
     text = record.text
     if record.words:
-        from annotators.pipeline import doc_from_spans
-
         seg = getattr(nlp.tokenizer, "segmenter", None)
         tags = None
         if seg is not None and seg.pos:  # the user's words get jieba's dictionary tag ("x" if unknown)

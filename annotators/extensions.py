@@ -27,9 +27,11 @@ POS entity with the same offsets would share (and overwrite) them.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from spacy.tokens import Doc, Span, Token
+
+from annotators.annotation import Entity, resolve_entity_overlaps
 
 USER_GROUP = "ents_user"
 KG_GROUP = "ents_kg"
@@ -61,10 +63,30 @@ def _source(span: Span) -> str | None:
     return None
 
 
-def _annotation(doc: Doc) -> Any:
-    from annotators.convert import to_annotation
+_DOC_GETTERS: dict[str, Callable[[Doc], Any]] = {}
+"""Doc getters registered by other modules (``annotation``: :mod:`annotators.convert`)."""
 
-    return to_annotation(doc)
+
+def add_doc_getter(name: str, getter: Callable[[Doc], Any]) -> None:
+    """Register ``doc._.<name>`` as a getter (kept for :func:`register_extensions` ``force=True``)."""
+    _DOC_GETTERS[name] = getter
+    Doc.set_extension(name, getter=getter, force=True)
+
+
+def resolve_doc_entities(doc: Doc) -> None:
+    """Set ``doc.ents`` from the candidate span groups (:data:`ENTITY_GROUPS`) by the priority rule
+    of :func:`annotators.resolve_entity_overlaps`."""
+    kg_names = doc._.kg_names
+    cands: list[Entity] = []
+    spans: dict[tuple, Span] = {}
+    for source, group in ENTITY_GROUPS.items():
+        for span in doc.spans.get(group, []):
+            kg_id = int(span.kb_id_) if span.kb_id_ else None
+            ent = Entity(span.start_char, span.end_char, span.label_, kg_id, kg_names.get(span.kb_id_), source)
+            cands.append(ent)
+            spans.setdefault((ent.start, ent.end, ent.label, ent.kg_id, source), span)
+    kept = resolve_entity_overlaps(cands)
+    doc.ents = [spans[(e.start, e.end, e.label, e.kg_id, e.source)] for e in kept]
 
 
 def register_extensions(force: bool = False) -> None:
@@ -73,7 +95,7 @@ def register_extensions(force: bool = False) -> None:
         "srl": {"default": []},
         "kg_names": {"default": {}},
         "meta": {"default": {}},
-        "annotation": {"getter": _annotation},
+        **{name: {"getter": g} for name, g in _DOC_GETTERS.items()},
     }
     span_ext: dict[str, dict[str, Any]] = {
         "kg_id": {"getter": _kg_id},

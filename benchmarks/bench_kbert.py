@@ -225,7 +225,7 @@ def bench_featurize(work: Path, n_cls: int | None, n_ner: int | None) -> dict[st
             ref_tab_ner, 128),
     }
     for name, (examples, texts, feat, table, L) in datasets.items():
-        feat.matcher  # loaded (persisted beside the store)
+        _ = feat.matcher  # loaded (persisted beside the store)
         if hasattr(kg, "_cache"):
             kg._cache.clear()
         feat._branch_cache.clear()

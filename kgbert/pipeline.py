@@ -8,12 +8,14 @@
  "knowledge": [{"start": 0, "end": 2, "text": "咳嗽", "name": "咳嗽", "triples": [["咳嗽", "类别", "症状"]]}, ...]}
 
 A run directory (``python -m kgbert.train`` output) holds ``best/`` with the model, its tokenizer,
-``kgbert.json`` (encoder, task, label list, ``max_length``, featuriser options) and ``kg.json``
-(the KG store the model was trained with). :meth:`Pipeline.from_pretrained` loads all of it (or a
-``best/``-style checkpoint directory directly), reopens the KG (``kg=`` overrides it) and, with
-``annotate=True``, the :mod:`annotators` spaCy pipeline, so every prediction comes with the
-:class:`annotators.Annotation` it was made from (words, KG entities) and, for K-BERT, the triples
-that were injected for each entity.
+``kgbert.json`` (encoder, task, label list, ``max_length``, featuriser options, the annotators the
+model reads) and ``kg.json`` (the KG store the model was trained with). :meth:`Pipeline.from_pretrained`
+loads all of it (or a ``best/``-style checkpoint directory directly), reopens the KG (``kg=``
+overrides it) and, with ``annotate=True``, runs exactly the :mod:`annotators` components the
+encoder reads (its :class:`~kgbert.registry.EncoderSpec` ``annotators``, as recorded in
+``kgbert.json``), so every prediction comes with the :class:`annotators.Annotation` it was made
+from, plus what the encoder adds to the output (its spec's ``pipeline_output``; K-BERT: the
+triples that were injected for each entity).
 
 Inputs: a text (``str``), an :class:`annotators.Annotation` (its entities are used as they are:
 annotations from another tool skip our annotators), a ``(text_a, text_b)`` pair for pair tasks,
@@ -39,7 +41,6 @@ from __future__ import annotations
 import json
 import os
 import warnings
-from bisect import bisect_right
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence, Union
@@ -47,7 +48,9 @@ from typing import Any, Iterable, Sequence, Union
 from annotators import Annotation, AnnotationError, Entity
 from kgbert.data.example import Example
 from kgbert.data.featurize import FeaturizeError, build_featurizer
+from kgbert.data.token_map import first_positions
 from kgbert.metrics import get_entities
+from kgbert.registry import get_encoder
 
 TextInput = Union[str, Annotation]
 PipelineInput = Union[TextInput, "tuple[TextInput, TextInput]"]
@@ -144,16 +147,6 @@ def _open_trained_kg(kg_json: dict[str, Any], where: Path):
     return kg
 
 
-def _kg_name(kg, entity: Entity, text: str) -> str:
-    """The KG lookup key of an annotated entity: the K-BERT featuriser's documented rule
-    (``name``, else ``kg.entity_name(kg_id)``, else the surface text)."""
-    if entity.name is not None:
-        return entity.name
-    if entity.kg_id is not None:
-        return kg.entity_name(entity.kg_id)
-    return text[entity.start : entity.end]
-
-
 class Pipeline:
     """A trained model + tokenizer + featuriser (+ KG, + annotators) that predicts on raw text.
 
@@ -194,6 +187,7 @@ class Pipeline:
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
         self.tokenizer = tokenizer
+        self.spec = get_encoder(self.encoder)
         self.featurizer = build_featurizer(
             self.encoder, tokenizer, task=self.task, label_list=self.labels, max_length=self.max_length,
             kg=kg, **dict(info.get("featurizer") or {}),
@@ -210,6 +204,7 @@ class Pipeline:
         device: str = "cpu",
         *,
         annotator_components: Sequence[str] | None = None,
+        annotator_options: dict[str, Any] | None = None,
         truncate: bool = False,
         window: bool = True,
     ) -> "Pipeline":
@@ -220,13 +215,20 @@ class Pipeline:
             kg: the KG store the model was trained with is reopened from ``kg.json``; give a store
                 path or an open :class:`knowledge.KnowledgeGraph` to use another one, or ``False``
                 for none (K-BERT then injects no knowledge).
-            annotate: run the :mod:`annotators` pipeline on raw texts (words from jieba, entities
-                from the KG matcher); ``False``: entities come from the KG matcher alone (for
-                K-BERT the very matcher it was trained with) and words are not computed.
+            annotate: run the :mod:`annotators` components the model reads on raw texts;
+                ``False`` (or a model that reads none): entities come from the featuriser's own
+                matcher (for K-BERT the very matcher it was trained with) or, for display, the
+                KG matcher, and words are not computed.
             device: torch device (``"cpu"``, ``"cuda"``, ``"cuda:1"``...).
-            annotator_components: components of :func:`annotators.make_pipeline` (default
-                ``("kg_entities",)`` with a KG, none without).
+            annotator_components: annotators to run instead (names of :mod:`annotators.names`:
+                ``words`` and the :func:`annotators.make_pipeline` components; default: the
+                ``annotators`` recorded in ``kgbert.json``, i.e. the encoder's
+                :class:`~kgbert.registry.EncoderSpec` ones; components that need a KG are left
+                out without one).
             truncate: cut over-long texts (the cut part gets no prediction) instead of windowing.
+            annotator_options: extra :func:`annotators.make_pipeline` arguments (e.g. ``{"srl_model":
+                dir}``, the SRL tagger SemBERT's frames come from); default: the run's
+                ``data.annotator_options`` (its ``config.yaml``), so the annotators are those it was trained with.
             window: split over-long texts into overlapping windows (:mod:`kgbert.windowing`);
                 ``False`` (and no ``truncate``): raise :class:`PipelineError` for them.
         """
@@ -266,14 +268,20 @@ class Pipeline:
 
         nlp = None
         if annotate:
-            import annotators
-
             store_path = getattr(store, "path", None)
             if annotator_components is None:
-                annotator_components = ("kg_entities",) if store_path is not None else ()
-            nlp = annotators.make_pipeline(
-                kg=None if store_path is None else str(store_path), components=tuple(annotator_components)
-            )
+                annotator_components = model_annotators(info, has_kg=store_path is not None)
+            if annotator_components:
+                import annotators
+                from annotators.names import pipeline_components
+
+                if annotator_options is None:
+                    annotator_options = dict(((config or {}).get("data") or {}).get("annotator_options") or {})
+                nlp = annotators.make_pipeline(
+                    kg=None if store_path is None else str(store_path),
+                    components=pipeline_components(annotator_components),
+                    **annotator_options,
+                )
         return cls(
             model, tokenizer, info, kg=store, nlp=nlp, device=device, truncate=truncate,
             run_dir=run_dir, checkpoint_dir=ckpt, config=config, kg_info=kg_json, window=window,
@@ -297,19 +305,13 @@ class Pipeline:
         for NER a token is a non-whitespace character; for pairs, both texts together)."""
         return self.max_length - (3 if self.task == "pair" else 2)
 
-    @property
-    def knowledge_on(self) -> bool:
-        """Whether the featuriser injects knowledge (K-BERT with a KG)."""
-        return bool(getattr(self.featurizer, "knowledge_on", False))
-
     # ------------------------------------------------------------------ preparation
     def _entities_for(self, text: str) -> list[Entity]:
-        """KG entities of a raw text without the annotators (K-BERT: its own matcher)."""
+        """KG entities of a raw text without the annotators (the featuriser's own matcher if it has one)."""
         if self.kg is None:
             return []
-        if self.knowledge_on:
-            matcher = self.featurizer.matcher
-        else:
+        matcher = self.featurizer.entity_matcher()
+        if matcher is None:
             if self._display_matcher is None:
                 from knowledge import EntityMatcher
 
@@ -385,7 +387,6 @@ class Pipeline:
             anns = [self.annotate(p) for p in parts]
         except AnnotationError as e:
             raise PipelineError(f"invalid annotation: {e}") from None
-        use_ann = self.encoder != "bert"
         truncated = False
         if self.task == "token":
             seg, tokens = self._token_segment(anns[0])
@@ -395,7 +396,7 @@ class Pipeline:
                 if long != "truncate":
                     raise self._too_long(len(tokens), "characters (whitespace excluded)")
                 truncated = True
-            ex = Example(text_a=seg.feat_annotation.text, tokens=tokens, ann_a=seg.feat_annotation if use_ann else None)
+            ex = Example(text_a=seg.feat_annotation.text, tokens=tokens, ann_a=seg.feat_annotation)
             segs = [seg]
         else:
             segs = []
@@ -415,7 +416,7 @@ class Pipeline:
                 truncated = True
             ex = Example(
                 text_a=anns[0].text, text_b=anns[1].text if pair else None,
-                ann_a=anns[0] if use_ann else None, ann_b=anns[1] if (pair and use_ann) else None,
+                ann_a=anns[0], ann_b=anns[1] if pair else None,
             )
         try:
             feature = self.featurizer(ex)
@@ -434,7 +435,7 @@ class Pipeline:
         """Merge the windows' predictions into one result for the whole text."""
         import torch
 
-        from kgbert.windowing import merge_knowledge, merge_token_probs
+        from kgbert.windowing import merge_token_probs, merge_window_outputs
 
         w, seg = item.windowed, item.segments[0]
         if w.kind == "token":
@@ -445,8 +446,9 @@ class Pipeline:
         else:
             out = self._decode_class(torch.stack(window_probs).mean(dim=0))
         out["annotation"] = seg.annotation.to_dict()
-        if self.encoder == "kbert":
-            out["knowledge"] = merge_knowledge(w, [self._knowledge(q) for q in w.windows], seg.annotation.text)
+        extra = self.spec.pipeline_hook()
+        if extra is not None:
+            out.update(merge_window_outputs(w, [extra(self.featurizer, q) for q in w.windows], seg.annotation.text))
         if any(q.truncated for q in w.windows):
             out["truncated"] = True
         out["windows"] = len(w.windows)
@@ -493,7 +495,6 @@ class Pipeline:
                 idx = order[b : b + batch_size]
                 batch = self.featurizer.collate([flat[i].feature for i in idx])
                 batch.pop("labels", None)
-                batch.pop("token_map", None)
                 batch = {k: v.to(self.device) for k, v in batch.items()}
                 logits = self.model(**batch).logits  # (B, C) or (B, L, C)
                 probs = torch.softmax(logits.float(), dim=-1).cpu()  # (B, C) or (B, L, C)
@@ -511,8 +512,9 @@ class Pipeline:
         out["annotation"] = item.segments[0].annotation.to_dict()
         if self.task == "pair":
             out["annotation_b"] = item.segments[1].annotation.to_dict()
-        if self.encoder == "kbert":
-            out["knowledge"] = self._knowledge(item)
+        extra = self.spec.pipeline_hook()
+        if extra is not None:
+            out.update(extra(self.featurizer, item))
         if item.truncated:
             out["truncated"] = True
         return out
@@ -531,10 +533,9 @@ class Pipeline:
         conf = [0.0] * n
         pred = probs.argmax(dim=-1).tolist()  # (L,)
         top = probs.max(dim=-1).values.tolist()  # (L,)
-        filled = [False] * n
-        for pos, tok in enumerate(item.feature["token_map"]):
-            if 0 <= tok < n and not filled[tok]:
-                tags[tok], conf[tok], filled[tok] = self.labels[pred[pos]], top[pos], True
+        for tok, pos in enumerate(first_positions(item.feature["token_map"], n)):
+            if pos >= 0:
+                tags[tok], conf[tok] = self.labels[pred[pos]], top[pos]
         char_tags = ["O"] * len(text)
         for k, off in enumerate(offsets):
             char_tags[off] = tags[k]
@@ -549,68 +550,6 @@ class Pipeline:
                              "score": sum(conf[s:e]) / (e - s)})
         return {"entities": entities, "tags": char_tags}
 
-    # ------------------------------------------------------------------ knowledge report
-    def _candidates(self, name: str) -> list[tuple[tuple[str, str, str], tuple[int, ...]]]:
-        """(triple, branch token ids) the featuriser would inject for ``name``, in its order."""
-        f = self.featurizer
-        out = []
-        for t in self.kg.lookup(name, limit=f.max_entities, predicates=f.predicates):
-            ids = tuple(f.tokenize_spans(t.predicate + t.object if f.inject == "predicate_object" else t.object)[0])
-            if f.max_branch_tokens is not None:
-                ids = ids[: f.max_branch_tokens]
-            if ids:
-                out.append(((t.subject, t.predicate, t.object), ids))
-        return out
-
-    def _knowledge(self, item: PreparedInput) -> list[dict[str, Any]]:
-        """Per entity with KG triples: the triples injected into the input (from the featurised ids)."""
-        if not self.knowledge_on:
-            return []
-        f = item.feature
-        ids, anchors, branches = f["input_ids"], f["anchor_ids"], f["branch_ids"]
-        injected: dict[int, list[tuple[int, ...]]] = {}  # anchor (trunk position) -> branch ids, in order
-        cur_k, cur = 0, None
-        for tok, a, k in zip(ids, anchors, branches):
-            if k == 0:
-                continue
-            if k != cur_k:
-                cur_k, cur = k, []
-                injected.setdefault(a, []).append(cur)  # type: ignore[arg-type]
-            cur.append(tok)  # type: ignore[union-attr]
-        # trunk position of each segment's first token: [CLS] is 0; text_b follows text_a's [SEP]
-        kept_a = self._kept_tokens(item, 0)
-        bases = [1, kept_a + 2]
-        report = []
-        for s_idx, seg in enumerate(item.segments):
-            fa = seg.feat_annotation
-            for ent, (o_start, o_end) in zip(fa.entities, seg.entity_spans):
-                name = _kg_name(self.kg, ent, fa.text)
-                cands = self._candidates(name)
-                if not cands:
-                    continue
-                tok_start = ent.start if seg.tok_ends is None else bisect_right(seg.tok_ends, ent.start)
-                got = injected.pop(bases[s_idx] + tok_start, [])
-                triples = []
-                for (triple, cand_ids), branch in zip(cands, got):
-                    if tuple(branch) != cand_ids:  # never expected: the featuriser's own rule
-                        raise RuntimeError(f"injected branch for {name!r} does not match its triple {triple}")
-                    triples.append(list(triple))
-                rec: dict[str, Any] = {"start": o_start, "end": o_end, "text": seg.annotation.text[o_start:o_end],
-                                       "name": name, "triples": triples}
-                if len(cands) > len(triples):
-                    rec["dropped"] = len(cands) - len(triples)
-                if len(item.segments) == 2:
-                    rec["segment"] = "ab"[s_idx]
-                report.append(rec)
-        return report
-
-    def _kept_tokens(self, item: PreparedInput, s_idx: int) -> int:
-        """Tokens of segment ``s_idx`` kept on the trunk (after any truncation)."""
-        f = item.feature
-        seg_ids = f["token_type_ids"]
-        trunk = sum(1 for t, k in zip(seg_ids, f["branch_ids"]) if k == 0 and t == s_idx)
-        return trunk - (2 if s_idx == 0 else 1)  # minus [CLS]+[SEP] (text_a) or [SEP] (text_b)
-
     def __repr__(self) -> str:
         where = self.run_dir or self.checkpoint_dir
         kg = getattr(self.kg, "path", None)
@@ -619,4 +558,15 @@ class Pipeline:
                 f"from={str(where)!r})")
 
 
-__all__ = ["Pipeline", "PipelineError", "PreparedInput", "resolve_checkpoint"]
+def model_annotators(info: dict[str, Any], has_kg: bool) -> tuple[str, ...]:
+    """The annotator components a trained model reads: ``annotators`` of its ``kgbert.json``
+    (runs from before that key: its encoder's spec), without KG components when there is no KG."""
+    from annotators.names import usable_components
+
+    names = info.get("annotators")
+    if names is None:
+        names = get_encoder(info["encoder"]).annotators
+    return usable_components(tuple(names), has_kg)
+
+
+__all__ = ["Pipeline", "PipelineError", "PreparedInput", "model_annotators", "resolve_checkpoint"]

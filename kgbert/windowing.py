@@ -26,7 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Sequence
 
-from annotators import Annotation, Entity
+from annotators import Annotation, Argument, Entity, Frame
 
 if TYPE_CHECKING:  # pragma: no cover
     from kgbert.pipeline import Pipeline, PreparedInput
@@ -53,20 +53,27 @@ def plan_windows(n: int, size: int) -> list[tuple[int, int]]:
 
 
 def window_tokens(pipe: "Pipeline") -> int:
-    """Tokens of text per window: the model's limit, or two thirds of it when K-BERT injects
-    knowledge (the branches need room in ``max_length`` too)."""
-    size = pipe.max_text_tokens
-    return max(1, size * 2 // 3) if pipe.knowledge_on else size
+    """Tokens of text per window: what the featuriser takes of the model's limit
+    (:meth:`kgbert.data.featurize.Featurizer.window_tokens`; K-BERT with a KG: two thirds of it,
+    so that the branches fit in ``max_length`` too)."""
+    return pipe.featurizer.window_tokens(pipe.max_text_tokens)
 
 
 def slice_annotation(ann: Annotation, start: int, end: int) -> Annotation:
-    """``ann`` restricted to ``ann.text[start:end]``: the words and entities wholly inside,
-    shifted (phrases and SRL frames are not used by the encoders and are left out)."""
+    """``ann`` restricted to ``ann.text[start:end]``: the words, entities and SRL frames (those
+    whose predicate is inside, with the arguments wholly inside) shifted (phrases are not used by
+    the encoders and are left out)."""
     ents = [Entity(e.start - start, e.end - start, e.label, e.kg_id,
                    e.name if (e.name is not None or e.kg_id is not None) else None, e.source)
             for e in ann.entities if start <= e.start and e.end <= end]
     words = [(s - start, t - start) for s, t in ann.words if start <= s and t <= end]
-    return Annotation(text=ann.text[start:end], words=words, entities=ents)
+    frames = [
+        Frame((f.predicate[0] - start, f.predicate[1] - start),
+              tuple(Argument(a.role, a.start - start, a.end - start) for a in f.args if start <= a.start and a.end <= end),
+              f.sense)
+        for f in ann.srl if start <= f.predicate[0] and f.predicate[1] <= end
+    ]
+    return Annotation(text=ann.text[start:end], words=words, entities=ents, srl=frames)
 
 
 @dataclass
@@ -124,6 +131,21 @@ def merge_token_probs(w: Windowed, window_probs: Sequence[Any], n_tokens: int, o
     empty = torch.zeros(num_labels)
     empty[outside] = 1.0
     return torch.stack([r if r is not None else empty for r in rows]) if rows else empty[None, :0]
+
+
+def merge_window_outputs(w: Windowed, outputs: Sequence[dict[str, Any]], text: str) -> dict[str, Any]:
+    """Merge what the encoder adds to each window's result (its registry entry's
+    ``pipeline_output``): a list of span records (dicts with ``start``/``end``, e.g. K-BERT's
+    ``knowledge``) is merged in original offsets by :func:`merge_knowledge`; any other value
+    becomes the list of the windows' values."""
+    merged: dict[str, Any] = {}
+    for key in (outputs[0] if outputs else {}):
+        values = [o.get(key) for o in outputs]
+        if all(isinstance(v, list) and all(isinstance(r, dict) and "start" in r and "end" in r for r in v) for v in values):
+            merged[key] = merge_knowledge(w, values, text)
+        else:
+            merged[key] = values
+    return merged
 
 
 def merge_knowledge(w: Windowed, reports: Sequence[list[dict[str, Any]]], text: str) -> list[dict[str, Any]]:

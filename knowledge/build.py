@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Callable, Iterable, Sequence
 
 from .tempfiles import remove_stale_temporaries
 from .readers import FORMATS, Columns, SpoReader, detect_format, open_binary, read_triples
-from .store import (FORMAT_VERSION, NAME_INDEXES, OBJECT_INDEX, SCHEMA, PathLike, normalizer,
+from .store import (FORMAT_VERSION, NAME_INDEXES, OBJECT_INDEX, SCHEMA, PathLike, normalize_mode, normalizer,
                     triples_ddl)
 
 if TYPE_CHECKING:  # numpy is imported when a fast-path build starts, not with the package
@@ -141,16 +141,6 @@ def _parse_list(values: Sequence[str] | str | None) -> frozenset[str] | None:
     return frozenset(x for x in out if x)
 
 
-def _norm_mode(normalize: bool | str | None) -> str:
-    if normalize in (None, False, "none", ""):
-        return "none"
-    if normalize in (True, "nfkc"):
-        return "nfkc"
-    if normalize == "t2s":
-        return "t2s"
-    raise ValueError(f"unknown normalisation {normalize!r} (expected none, nfkc or t2s)")
-
-
 def build_kg(inputs: Iterable[PathLike] | PathLike, out: PathLike, *, name: str | None = None,
              fmt: str | None = None, normalize: bool | str = False, dedup: bool = True,
              min_entity_len: int = 1, predicates: Sequence[str] | str | None = None,
@@ -201,7 +191,7 @@ def build_kg(inputs: Iterable[PathLike] | PathLike, out: PathLike, *, name: str 
             raise BuildError(f"{out}: is also an input; refusing to overwrite an input with the store")
     if out.exists() and not force:
         raise FileExistsError(f"{out} already exists; pass force=True (--force) to overwrite it")
-    mode = _norm_mode(normalize)
+    mode = normalize_mode(normalize)
     options = {"normalize": mode, "dedup": bool(dedup), "min_entity_len": int(min_entity_len),
                "predicates": sorted(_parse_list(predicates) or []) or None,
                "skip_predicates": sorted(_parse_list(skip_predicates) or []) or None,

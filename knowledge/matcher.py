@@ -43,14 +43,14 @@ import secrets
 import sys
 from array import array
 from pathlib import Path
-from typing import Iterable, NamedTuple
+from typing import Any, Iterable, NamedTuple
 
 import ahocorasick
 
 try:  # optional accelerator (see module doc)
     import ahocorasick_rs as _ars
 except ImportError:  # pragma: no cover - depends on the environment
-    _ars = None
+    _ars = None  # type: ignore[assignment]
 
 from .store import KnowledgeGraph, PathLike
 
@@ -159,7 +159,7 @@ class EntityMatcher:
         self.use_rs = (_ars is not None and size <= RS_MAX_NAMES) if use_rs is None else bool(use_rs)
         if self.use_rs and _ars is None:
             raise ImportError("use_rs=True needs the ahocorasick_rs package")
-        self._rs = None
+        self._rs: Any = None
         self._rs_ids: list[int] = []
         if self.use_rs:
             self._build_rs()

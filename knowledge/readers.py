@@ -10,11 +10,11 @@ import csv
 import gzip
 from pathlib import Path
 from itertools import repeat
-from typing import BinaryIO, Callable, Iterator
+from typing import BinaryIO, Callable, Iterable, Iterator, cast
 from urllib.parse import quote, unquote
 
 BadFn = Callable[[int, str], None]
-TripleIter = Iterator[tuple[str, str, str]]
+TripleIter = Iterable[tuple[str, str, str]]
 
 #: Namespace used by :func:`knowledge.to_rdf` for entity and relation IRIs; importing N-Triples or
 #: Turtle maps IRIs under it back to the plain names, so export -> import round-trips exactly.
@@ -87,7 +87,7 @@ class SpoReader:
         self.stream, self.bad, self.sep = stream, bad, sep
         self.chunk_size = chunk_size or SPO_CHUNK_BYTES
 
-    def __iter__(self) -> TripleIter:
+    def __iter__(self) -> Iterator[tuple[str, str, str]]:
         for subjects, predicates, objects in self.chunks():
             yield from zip(subjects, predicates, objects)
 
@@ -234,7 +234,7 @@ def read_ntriples(stream: BinaryIO, bad: BadFn, names: str = "auto") -> TripleIt
     from rdflib.plugins.parsers.ntriples import W3CNTriplesParser
 
     sink = _ListSink()
-    parser = W3CNTriplesParser(sink)
+    parser = W3CNTriplesParser(sink)  # type: ignore[arg-type]  # rdflib annotates its own sinks only; ours duck-types them
     parser.skolemize = True
     for n, raw in enumerate(stream, 1):
         line = _decode(raw, n, bad)
@@ -337,7 +337,7 @@ def read_table(stream: BinaryIO, bad: BadFn, delimiter: str,
                f"headerless tab-separated triples); file skipped")
         return
     width = len(header)
-    si, pi, oi = idx  # type: ignore[misc]
+    si, pi, oi = cast("list[int]", idx)  # no None left (checked above)
     for row in reader:
         n = reader.line_num
         if not row or (len(row) == 1 and not row[0].strip()):

@@ -71,15 +71,31 @@ def triples_ddl(dedup: bool) -> str:
             f"id INTEGER NOT NULL, PRIMARY KEY ({key})) WITHOUT ROWID")
 
 
+NORMALIZE_MODES = ("none", "nfkc", "t2s")
+
+
+def normalize_mode(mode: str | bool | None) -> str:
+    """The canonical name of a normalisation mode: None/False/"none"/"" -> "none",
+    True/"nfkc" -> "nfkc", "t2s"; anything else is a ValueError (the one home of the modes)."""
+    if mode in (None, False, "none", ""):
+        return "none"
+    if mode in (True, "nfkc"):
+        return "nfkc"
+    if mode == "t2s":
+        return "t2s"
+    raise ValueError(f"unknown normalisation {mode!r} (expected none, nfkc or t2s)")
+
+
 def normalizer(mode: str | bool | None):
-    """Return the text normaliser for ``mode``: None/False/"none" (identity), True/"nfkc", "t2s".
+    """Return the text normaliser for ``mode`` (see :func:`normalize_mode`; None for "none").
 
     ``nfkc``: Unicode NFKC, then strip surrounding whitespace. ``t2s``: ``nfkc`` plus
     traditional -> simplified Chinese (OpenCC ``t2s`` via opencc-python-reimplemented).
     """
-    if mode in (None, False, "none", ""):
+    mode = normalize_mode(mode)
+    if mode == "none":
         return None
-    if mode in (True, "nfkc"):
+    if mode == "nfkc":
         return _nfkc
     if mode == "t2s":
         from opencc import OpenCC
@@ -90,7 +106,7 @@ def normalizer(mode: str | bool | None):
             return cc.convert(_nfkc(text))
 
         return _t2s
-    raise ValueError(f"unknown normalisation {mode!r} (expected none, nfkc or t2s)")
+    raise AssertionError(mode)  # unreachable: normalize_mode checked it
 
 
 def _nfkc(text: str) -> str:

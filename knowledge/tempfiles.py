@@ -44,7 +44,7 @@ def remove_stale_temporaries(folder: str | os.PathLike, prefix: str) -> list[Pat
     pattern = re.compile(re.escape(prefix) + _SUFFIX + r"\Z")
     removed: list[Path] = []
     try:
-        entries = list(os.scandir(folder))
+        entries = list(os.scandir(os.fspath(folder)))
     except OSError:
         return removed
     for entry in entries:

@@ -197,3 +197,16 @@ def test_annotation_with_an_unknown_kg_id_is_a_clear_error(ner_pipe):
     ann = Annotation(text="服用某药", entities=[Entity(2, 4, "KG", kg_id=10**6, source="user")])
     with pytest.raises(PipelineError, match="annotation does not fit the KG: no entity with id 1000000"):
         ner_pipe(ann)
+
+
+def test_pipeline_runs_exactly_the_annotators_the_model_records():
+    from kgbert.pipeline import model_annotators
+
+    assert model_annotators({"encoder": "kbert", "annotators": ["kg_entities"]}, has_kg=True) == ("kg_entities",)
+    assert model_annotators({"encoder": "kbert", "annotators": ["kg_entities"]}, has_kg=False) == ()
+    assert model_annotators({"encoder": "bert", "annotators": []}, has_kg=True) == ()
+    assert model_annotators({"encoder": "kbert"}, has_kg=True) == ("kg_entities",)  # run dirs from before the key
+    info = json.loads((trained_run("ner") / "best/kgbert.json").read_text("utf-8"))
+    assert info["annotators"] == ["kg_entities"]
+    with Pipeline.from_pretrained(trained_run("ner")) as pipe:
+        assert pipe.nlp.pipe_names == ["kg_entities"]

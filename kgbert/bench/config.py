@@ -29,7 +29,7 @@ A cell's run config is ``base`` <- ``tasks[t].run`` <- ``encoders[e]`` (deep mer
 plus ``name``, ``seed`` and ``output_dir`` (``<output_dir>/cells/<task>/<encoder>/seed<N>``);
 it is validated like any run config (:func:`kgbert.training.config_from_dict`), so any run
 option can be swept. Encoders are looked up by the trainer through the registry
-(:data:`kgbert.models.ENCODERS`, :func:`kgbert.data.build_featurizer`); the harness knows no
+(:data:`kgbert.registry.ENCODERS`, :func:`kgbert.data.build_featurizer`); the harness knows no
 encoder by name. CLI overrides are dotted ``key=value`` pairs on this document, e.g.
 ``seeds=[1] base.training.epochs=1 encoders.kbert.model.featurizer.max_entities=1``.
 """

@@ -103,7 +103,8 @@ class FastBertTokenizer:
         """:meth:`encode` with the offsets as two lists, ``starts`` and ``ends`` (cheaper)."""
         if self._added_re is not None and self._added_re.search(text) is not None:
             return self._backend_encode(text)
-        ks = list(map(self._char.get, text))
+        ks: list[Any] = list(map(self._char.get, text))  # ids; None marks an unknown character
+        low: int | None
         try:
             low = min(ks, default=0)  # None (unknown character) among ints raises TypeError
         except TypeError:

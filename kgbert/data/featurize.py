@@ -1,7 +1,15 @@
 """Featurisers: :class:`~kgbert.data.Example` -> plain Python ids (O(L) per sample), and collation.
 
 ``build_featurizer(encoder, tokenizer, task=..., label_list=..., max_length=..., kg=None, **options)``
-returns a callable featuriser. ``feat(example)`` gives a dict of lists/ints that is cheap to cache
+returns the featuriser of a registered encoder (:mod:`kgbert.registry`).
+
+Every featuriser runs the same three steps (:meth:`Featurizer.__call__`): :meth:`~Featurizer.segments`
+(tokenise each original text into a :class:`Segment`: ids, labels, ``token_map``),
+:meth:`~Featurizer.truncate` (the one truncation rule) and :meth:`~Featurizer.build`, which
+assembles the sequence with a :class:`SequenceBuilder` (special tokens, token types, labels,
+``token_map``). An encoder overrides only what it adds: K-BERT attaches entity branches to its
+segments and builds with the branches inserted after their anchors, plus its own position,
+anchor and branch ids. ``feat(example)`` gives a dict of lists/ints that is cheap to cache
 (pickle/JSON); ``feat.collate(features)`` pads a batch and returns only the model's forward
 kwargs (+ ``labels``) as tensors.
 
@@ -23,16 +31,15 @@ import logging
 from itertools import accumulate
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
+from kgbert.constants import IGNORE_INDEX, TASKS
 from kgbert.data.example import Example
 from kgbert.data.fast_tokenize import FastBertTokenizer
+from kgbert.registry import get_encoder
 
 if TYPE_CHECKING:
     import torch
 
 logger = logging.getLogger(__name__)
-
-TASKS = ("sequence", "pair", "token")
-IGNORE_INDEX = -100
 
 # Padding value per feature key (None: pad with the position index, as BERT's default positions).
 PAD_VALUES: dict[str, int | None] = {
@@ -52,6 +59,118 @@ def _where(example: Example) -> str:
     return example.source or "<example>"
 
 
+class Segment:
+    """One original text of an example, tokenised (``n``: tokens kept after truncation).
+
+    ``starts``/``ends``: character offsets of the tokens (sequence/pair), else None; ``labels``:
+    tag ids (token task, labelled), else None. In the token task token i is original token i.
+    Encoders may hang more on it (K-BERT: ``units``, its entities with their branches).
+    """
+
+    __slots__ = ("ids", "starts", "ends", "labels", "n", "units")
+
+    def __init__(
+        self,
+        ids: list[int],
+        starts: list[int] | None = None,
+        ends: list[int] | None = None,
+        labels: list[int] | None = None,
+    ) -> None:
+        self.ids = ids
+        self.starts = starts
+        self.ends = ends
+        self.labels = labels
+        self.n = len(ids)
+        self.units: list[Any] = []
+
+
+class SequenceBuilder:
+    """Assembles one featurised input: ``[CLS] seg_a [SEP] (seg_b [SEP])`` with anything an encoder
+    inserts, and the ``input_ids``, ``token_type_ids``, ``labels`` and ``token_map`` that go with it.
+
+    ``trunk(seg, i, j)`` appends original tokens i..j-1 of a segment (with their labels and, in
+    the token task, their indices as ``token_map``), ``insert(ids)`` appends added tokens (label
+    -100, ``token_map`` -1), ``end_segment()`` appends ``[SEP]`` and closes the segment (token
+    type 0 for ``[CLS]`` and the first segment with its insertions, 1 for the second).
+    :meth:`plain` builds the same features in one go when nothing is inserted (the hot path of
+    every encoder; tested equal to the step-by-step build).
+    """
+
+    __slots__ = ("featurizer", "example", "token_task", "ids", "labels", "tmap", "first_len")
+
+    def __init__(self, featurizer: "Featurizer", example: Example) -> None:
+        self.featurizer = featurizer
+        self.example = example
+        self.token_task = featurizer.task == "token"
+        self.ids: list[int] = [featurizer.cls_id]
+        self.labels: list[int] = [IGNORE_INDEX]
+        self.tmap: list[int] = [-1]
+        self.first_len = 0  # length of [CLS] + the first segment + its [SEP], once closed
+
+    def trunk(self, seg: Segment, start: int, end: int) -> None:
+        self.ids += seg.ids[start:end]
+        if self.token_task:
+            if seg.labels is not None:
+                self.labels += seg.labels[start:end]
+            self.tmap += range(start, end)
+
+    def insert(self, ids: Sequence[int]) -> None:
+        self.ids += ids
+        if self.token_task:
+            m = len(ids)
+            self.labels += [IGNORE_INDEX] * m
+            self.tmap += [-1] * m
+
+    def end_segment(self) -> None:
+        self.ids.append(self.featurizer.sep_id)
+        if self.token_task:
+            self.labels.append(IGNORE_INDEX)
+            self.tmap.append(-1)
+        if not self.first_len:
+            self.first_len = len(self.ids)
+
+    @staticmethod
+    def plain(featurizer: "Featurizer", example: Example, segs: Sequence[Segment]) -> dict[str, Any]:
+        """The features of the segments with nothing inserted (= ``trunk`` + ``end_segment`` per
+        segment, then :meth:`features`), built without the per-step bookkeeping."""
+        sep = featurizer.sep_id
+        a = segs[0]
+        ids = [featurizer.cls_id, *a.ids[: a.n], sep]
+        if len(segs) == 2:
+            b = segs[1]
+            ids += b.ids[: b.n]
+            ids.append(sep)
+            typ = [0] * (a.n + 2) + [1] * (b.n + 1)
+        else:
+            typ = [0] * len(ids)
+        f: dict[str, Any] = {"input_ids": ids, "token_type_ids": typ}
+        if featurizer.task == "token":
+            f["token_map"] = [-1, *range(a.n), -1]
+            if a.labels is not None:
+                f["labels"] = [IGNORE_INDEX, *a.labels[: a.n], IGNORE_INDEX]
+        else:
+            label = featurizer.encode_label(example)
+            if label is not None:
+                f["labels"] = label
+        return f
+
+    def features(self, labelled: bool) -> dict[str, Any]:
+        """``input_ids``, ``token_type_ids``, then ``token_map`` (token task) and ``labels`` (when
+        ``labelled`` for the token task; when the example has a label otherwise)."""
+        n = len(self.ids)
+        typ = [0] * n if self.first_len == n else [0] * self.first_len + [1] * (n - self.first_len)
+        f: dict[str, Any] = {"input_ids": self.ids, "token_type_ids": typ}
+        if self.token_task:
+            f["token_map"] = self.tmap
+            if labelled:
+                f["labels"] = self.labels
+        else:
+            label = self.featurizer.encode_label(self.example)
+            if label is not None:
+                f["labels"] = label
+        return f
+
+
 class Featurizer:
     """Base featuriser (the BERT baseline's behaviour); encoders subclass it and add ids.
 
@@ -60,16 +179,14 @@ class Featurizer:
         task: "sequence" | "pair" | "token".
         label_list: label names (sequence/pair) or tag names (token); index = label id.
         max_length: total length budget including special tokens.
+        kg: a :class:`knowledge.KnowledgeGraph` for encoders that read one (kept as ``self.kg``;
+            the baseline ignores it).
     """
 
-    encoder = "bert"
     model_input_names: tuple[str, ...] = ("input_ids", "attention_mask", "token_type_ids")
-    options: frozenset[str] = frozenset()
-    """Options this featuriser uses."""
-    ignored_options: frozenset[str] = frozenset()
-    """Options of the same encoder that belong to the model: accepted and ignored."""
+    """The keys :meth:`collate` returns (besides ``labels``): the model's forward inputs."""
 
-    def __init__(self, tokenizer, *, task: str, label_list: Sequence[str], max_length: int) -> None:
+    def __init__(self, tokenizer, *, task: str, label_list: Sequence[str], max_length: int, kg: Any = None) -> None:
         if task not in TASKS:
             raise ValueError(f"unknown task {task!r}; known: {list(TASKS)}")
         if not isinstance(max_length, int) or max_length < (5 if task == "pair" else 3):
@@ -81,6 +198,7 @@ class Featurizer:
         self.label_list = list(label_list)
         self.label2id = {lab: i for i, lab in enumerate(self.label_list)}
         self.max_length = max_length
+        self.kg = kg
         self.cls_id = tokenizer.cls_token_id
         self.sep_id = tokenizer.sep_token_id
         self.pad_id = tokenizer.pad_token_id
@@ -120,8 +238,8 @@ class Featurizer:
         """Vocab ids of original tokens, one id per token."""
         ids = list(map(self._token_cache.get, tokens))
         if None in ids:
-            ids = [self.token_id(t) for t in tokens]
-        return ids
+            return [self.token_id(t) for t in tokens]
+        return ids  # type: ignore[return-value]  # no None left
 
     # ------------------------------------------------------------------ labels
     def encode_label(self, example: Example) -> int | None:
@@ -146,7 +264,7 @@ class Featurizer:
         if None in ids:
             bad = example.tags[ids.index(None)]
             raise FeaturizeError(f"{_where(example)}: unknown tag {bad!r}; known: {self.label_list}")
-        return ids
+        return ids  # type: ignore[return-value]  # no None left
 
     def _token_example(self, example: Example) -> list[str]:
         if example.tokens is None:
@@ -182,44 +300,61 @@ class Featurizer:
     # ------------------------------------------------------------------ featurisation
     def __call__(self, example: Example) -> dict[str, Any]:
         """Featurise one example: ``input_ids``, ``token_type_ids``, ``labels`` (if labelled),
-        and ``token_map`` for the token task."""
+        ``token_map`` for the token task, and what the encoder adds."""
         self.stats["examples"] += 1
-        if self.task == "token":
-            return self._featurize_token(example)
-        ids_a = self.tokenize_spans(example.text_a)[0]
-        if self.task == "pair":
-            ids_b = self.tokenize_spans(self._pair_text_b(example))[0]
-            n_a, n_b = self.truncate_pair(len(ids_a), len(ids_b))
-            if (n_a, n_b) != (len(ids_a), len(ids_b)):
-                self._note_truncation(example, n_a + n_b, len(ids_a) + len(ids_b))
-            input_ids = [self.cls_id, *ids_a[:n_a], self.sep_id, *ids_b[:n_b], self.sep_id]
-            token_type_ids = [0] * (n_a + 2) + [1] * (n_b + 1)
-        else:
-            n_a = min(len(ids_a), self.max_length - 2)
-            if n_a < len(ids_a):
-                self._note_truncation(example, n_a, len(ids_a))
-            input_ids = [self.cls_id, *ids_a[:n_a], self.sep_id]
-            token_type_ids = [0] * len(input_ids)
-        f: dict[str, Any] = {"input_ids": input_ids, "token_type_ids": token_type_ids}
-        label = self.encode_label(example)
-        if label is not None:
-            f["labels"] = label
-        return f
+        segs = self.segments(example)
+        self.truncate(example, segs)
+        return self.build(example, segs)
 
-    def _featurize_token(self, example: Example) -> dict[str, Any]:
-        tokens = self._token_example(example)
-        tags = self.encode_tags(example)
-        n = min(len(tokens), self.max_length - 2)
-        if n < len(tokens):
-            self._note_truncation(example, n, len(tokens))
-        f: dict[str, Any] = {
-            "input_ids": [self.cls_id, *self.token_ids(tokens[:n]), self.sep_id],
-            "token_type_ids": [0] * (n + 2),
-            "token_map": [-1, *range(n), -1],
-        }
-        if tags is not None:
-            f["labels"] = [IGNORE_INDEX, *tags[:n], IGNORE_INDEX]
-        return f
+    def segments(self, example: Example) -> list[Segment]:
+        """The example's original texts, tokenised (one segment; two for pairs)."""
+        if self.task == "token":
+            tokens = self._token_example(example)
+            return [Segment(self.token_ids(tokens), labels=self.encode_tags(example))]
+        segs = [Segment(*self.tokenize_spans(example.text_a))]
+        if self.task == "pair":
+            segs.append(Segment(*self.tokenize_spans(self._pair_text_b(example))))
+        return segs
+
+    def truncate(self, example: Example, segs: list[Segment]) -> None:
+        """Cut the original tokens to fit ``max_length`` with the special tokens (pairs:
+        longest first), counting and logging the cut (sets each ``seg.n``)."""
+        if len(segs) == 1:
+            seg = segs[0]
+            if seg.n > self.max_length - 2:
+                self._note_truncation(example, self.max_length - 2, seg.n)
+                seg.n = self.max_length - 2
+            return
+        a, b = segs
+        total = a.n + b.n
+        a.n, b.n = self.truncate_pair(a.n, b.n)
+        if a.n + b.n < total:
+            self._note_truncation(example, a.n + b.n, total)
+
+    def build(self, example: Example, segs: list[Segment]) -> dict[str, Any]:
+        """Assemble the features of the (truncated) segments; encoders override to add theirs
+        (with a :class:`SequenceBuilder` when they insert tokens)."""
+        return SequenceBuilder.plain(self, example, segs)
+
+    def window_tokens(self, limit: int) -> int:
+        """Text tokens per window when :class:`kgbert.pipeline.Pipeline` splits a text longer than
+        ``limit`` (the model's limit without special tokens): all of it; a featuriser that
+        inserts tokens leaves room for them."""
+        return limit
+
+    def fit(self, examples: Sequence[Example]) -> None:
+        """Learn options from the training examples before featurising (no-op here; K-BERT:
+        its ``max_df`` block list). The trainer calls it on the train split."""
+
+    def saved_options(self, options: dict[str, Any]) -> dict[str, Any]:
+        """The featuriser options inference must use, as saved in ``kgbert.json`` (here: as given;
+        K-BERT: ``max_df`` resolved into a ``stoplist``)."""
+        return dict(options)
+
+    def entity_matcher(self) -> Any:
+        """The entity matcher this featuriser finds entities with when an example has no
+        annotation (None: it reads no entities)."""
+        return None
 
     # ------------------------------------------------------------------ collation
     def collate(self, features: Sequence[dict[str, Any]]) -> "dict[str, torch.Tensor]":
@@ -282,16 +417,6 @@ BertFeaturizer = Featurizer
 """The baseline ``bert`` featuriser."""
 
 
-def _featurizer_class(encoder: str) -> type[Featurizer]:
-    if encoder == "bert":
-        return Featurizer
-    if encoder == "kbert":
-        from kgbert.data.kbert import KBertFeaturizer
-
-        return KBertFeaturizer
-    raise ValueError(f"unknown encoder {encoder!r}; known: ['bert', 'kbert']")
-
-
 def build_featurizer(
     encoder: str,
     tokenizer,
@@ -302,22 +427,21 @@ def build_featurizer(
     kg=None,
     **encoder_options: Any,
 ) -> Featurizer:
-    """Build the featuriser of ``encoder`` (see module docstring and :mod:`kgbert.data.kbert`).
+    """Build the featuriser of a registered ``encoder`` (see module docstring and :mod:`kgbert.registry`).
 
-    ``kg`` is a :class:`knowledge.KnowledgeGraph` (used by knowledge encoders, ignored by
-    ``bert``). ``encoder_options`` are the encoder's featuriser options; the encoder's model
-    options (e.g. K-BERT's ``use_vm``) are accepted and ignored, so one options dict can be given
-    to both :func:`build_featurizer` and :func:`kgbert.models.build_model`.
+    ``kg`` is a :class:`knowledge.KnowledgeGraph` (used by knowledge encoders, ignored by the
+    others). ``encoder_options`` are the encoder's featuriser options; its model options (e.g.
+    K-BERT's ``use_vm``) are accepted and ignored, so one options dict can be given to both
+    :func:`build_featurizer` and :func:`kgbert.models.build_model`.
     """
-    cls = _featurizer_class(encoder)
-    unknown = set(encoder_options) - cls.options - cls.ignored_options
+    spec = get_encoder(encoder)
+    cls = spec.featurizer_class
+    unknown = set(encoder_options) - spec.featurizer_options - spec.model_options
     if unknown:
         raise ValueError(
-            f"unknown option(s) {sorted(unknown)} for the {encoder!r} featuriser; known: {sorted(cls.options)}"
+            f"unknown option(s) {sorted(unknown)} for the {encoder!r} featuriser; known: {sorted(spec.featurizer_options)}"
         )
-    used = {k: v for k, v in encoder_options.items() if k in cls.options}
-    if cls is Featurizer:
-        return Featurizer(tokenizer, task=task, label_list=label_list, max_length=max_length)
+    used = {k: v for k, v in encoder_options.items() if k in spec.featurizer_options}
     return cls(tokenizer, task=task, label_list=label_list, max_length=max_length, kg=kg, **used)
 
 
@@ -326,4 +450,13 @@ def _cumulative_starts(tokens: Sequence[str]) -> list[int]:
     return [0, *accumulate(len(t) for t in tokens)][:-1] if tokens else []
 
 
-__all__ = ["Featurizer", "BertFeaturizer", "FeaturizeError", "build_featurizer", "TASKS", "IGNORE_INDEX"]
+__all__ = [
+    "Featurizer",
+    "BertFeaturizer",
+    "FeaturizeError",
+    "Segment",
+    "SequenceBuilder",
+    "build_featurizer",
+    "TASKS",
+    "IGNORE_INDEX",
+]

@@ -18,8 +18,8 @@ The model's visible matrix is then
 ``visible[i,j] = (b_i==0 & b_j==0) | (a_i==a_j & (b_i==0 | b_j==0 | b_i==b_j))``.
 
 **Entities.** If the example carries an annotation (``ann_a``/``ann_b``), its entities are used:
-the lookup key is the entity's ``name`` if set, else ``kg.entity_name(kg_id)`` if ``kg_id`` is
-set, else the mention's surface text. Without an annotation, :class:`knowledge.EntityMatcher`
+the lookup key is :meth:`annotators.Entity.lookup_name` (the entity's ``name`` if set, else
+``kg.entity_name(kg_id)`` if ``kg_id`` is set, else the mention's surface text). Without an annotation, :class:`knowledge.EntityMatcher`
 (leftmost-longest over the KG's subjects, ``min_entity_len`` characters or more) finds them.
 
 **Which triples** (deterministic): ``kg.lookup(name, limit=max_entities, predicates=...)``, i.e.
@@ -47,27 +47,25 @@ trivial anchor/branch/position ids, and the model is then exactly plain BERT.
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from typing import Any, Sequence
+from itertools import accumulate
+from typing import TYPE_CHECKING, Any, Sequence
 
 from kgbert.data.example import Example
-from kgbert.data.featurize import IGNORE_INDEX, Featurizer, FeaturizeError, _cumulative_starts, _where
+from kgbert.data.featurize import Featurizer, FeaturizeError, Segment, SequenceBuilder, _where
 from kgbert.data.selection import KnowledgeSelection
 
 INJECT_MODES = ("predicate_object", "object")
 _CACHE_MAX = 1_000_000
 
+if TYPE_CHECKING:
+    import torch
 
-class _Segment:
-    """One original text, tokenised, with its entity units and candidate branches."""
+Branch = tuple[int, ...]
 
-    __slots__ = ("ids", "labels", "tmap", "units", "n")
 
-    def __init__(self, ids: list[int], labels: list[int] | None, tmap: list[int] | None) -> None:
-        self.ids = ids
-        self.labels = labels
-        self.tmap = tmap
-        self.units: list[tuple[int, int, tuple[tuple[int, ...], ...]]] = []  # (tok_start, tok_end, branches)
-        self.n = len(ids)
+def _cumulative_starts(tokens: Sequence[str]) -> list[int]:
+    """Character start offset of each token of ``"".join(tokens)``."""
+    return [0, *accumulate(len(t) for t in tokens)][:-1] if tokens else []
 
 
 class KBertFeaturizer(Featurizer):
@@ -88,11 +86,7 @@ class KBertFeaturizer(Featurizer):
             ``EntityMatcher.for_store(kg, subjects_only=True)`` (built lazily on first use).
     """
 
-    encoder = "kbert"
     model_input_names = ("input_ids", "attention_mask", "token_type_ids", "position_ids", "anchor_ids", "branch_ids")
-    options = frozenset({"max_entities", "inject", "predicates", "max_branch_tokens", "min_entity_len", "matcher",
-                         "stoplist", "max_df", "latin_boundaries"})
-    ignored_options = frozenset({"use_vm"})
 
     def __init__(
         self,
@@ -112,7 +106,7 @@ class KBertFeaturizer(Featurizer):
         max_df: float | None = None,
         latin_boundaries: bool = True,
     ) -> None:
-        super().__init__(tokenizer, task=task, label_list=label_list, max_length=max_length)
+        super().__init__(tokenizer, task=task, label_list=label_list, max_length=max_length, kg=kg)
         if not isinstance(max_entities, int) or max_entities < 0:
             raise ValueError(f"max_entities must be an int >= 0, got {max_entities!r}")
         inject = inject or ("object" if task == "token" else "predicate_object")
@@ -120,7 +114,6 @@ class KBertFeaturizer(Featurizer):
             raise ValueError(f"inject must be one of {INJECT_MODES}, got {inject!r}")
         if max_branch_tokens is not None and max_branch_tokens < 1:
             raise ValueError(f"max_branch_tokens must be >= 1 or None, got {max_branch_tokens!r}")
-        self.kg = kg
         self.max_entities = max_entities
         self.inject = inject
         self.predicates = list(predicates) if predicates is not None else None
@@ -128,7 +121,7 @@ class KBertFeaturizer(Featurizer):
         self.min_entity_len = min_entity_len
         self.latin_boundaries = bool(latin_boundaries)
         self._matcher = matcher
-        self._branch_cache: dict[str, tuple[tuple[int, ...], ...]] = {}
+        self._branch_cache: dict[str, tuple[Branch, ...]] = {}
         # knowledge selection (kgbert.data.selection): mention names that get no knowledge
         self.selection = KnowledgeSelection(stoplist, max_df) if stoplist is not None or max_df is not None else None
         self.stats.update({"entities": 0, "branches": 0, "branches_dropped": 0})
@@ -148,21 +141,34 @@ class KBertFeaturizer(Featurizer):
                                                     latin_boundaries=self.latin_boundaries)
         return self._matcher
 
-    def branches(self, name: str) -> tuple[tuple[int, ...], ...]:
-        """Token ids of the branches of entity ``name`` (cached; store order, first ``max_entities``)."""
-        hit = self._branch_cache.get(name)
-        if hit is not None:
-            return hit
-        triples = self.kg.lookup(name, limit=self.max_entities, predicates=self.predicates)
+    def window_tokens(self, limit: int) -> int:
+        """Two thirds of the limit when knowledge is injected (room for the branches)."""
+        return max(1, limit * 2 // 3) if self.knowledge_on else limit
+
+    def entity_matcher(self) -> Any:
+        """The matcher entities come from without an annotation (None when no knowledge is injected)."""
+        return self.matcher if self.knowledge_on else None
+
+    def candidates(self, name: str) -> list[tuple[tuple[str, str, str], Branch]]:
+        """(triple, branch token ids) of entity ``name``, in injection order: the store's order,
+        the first ``max_entities``, ``inject`` text, capped at ``max_branch_tokens``, empty
+        branches left out. The one home of K-BERT's injection rule."""
         out = []
-        for t in triples:
+        for t in self.kg.lookup(name, limit=self.max_entities, predicates=self.predicates):
             text = t.predicate + t.object if self.inject == "predicate_object" else t.object
             ids = tuple(self.tokenize_spans(text)[0])
             if self.max_branch_tokens is not None:
                 ids = ids[: self.max_branch_tokens]
             if ids:
-                out.append(ids)
-        result = tuple(out)
+                out.append(((t.subject, t.predicate, t.object), ids))
+        return out
+
+    def branches(self, name: str) -> tuple[Branch, ...]:
+        """Token ids of the branches of entity ``name`` (cached :meth:`candidates`)."""
+        hit = self._branch_cache.get(name)
+        if hit is not None:
+            return hit
+        result = tuple(ids for _, ids in self.candidates(name))
         if len(self._branch_cache) >= _CACHE_MAX:
             self._branch_cache.clear()
         self._branch_cache[name] = result
@@ -178,18 +184,9 @@ class KBertFeaturizer(Featurizer):
             return [(m[0], m[1], m[2]) for m in matcher.find(text)]
         if ann.text != text:
             raise FeaturizeError(f"{_where(example)}: annotation text does not match the example text")
-        out = []
-        for e in ann.entities:
-            if e.name is not None:
-                name = e.name
-            elif e.kg_id is not None:
-                name = self.kg.entity_name(e.kg_id)
-            else:
-                name = text[e.start : e.end]
-            out.append((e.start, e.end, name))
-        return out
+        return [(e.start, e.end, e.lookup_name(text, self.kg)) for e in ann.entities]
 
-    def _attach(self, example: Example, seg: _Segment, text: str, ann, offsets) -> None:
+    def _attach(self, example: Example, seg: Segment, text: str, ann, offsets) -> None:
         """Find entity units of a tokenised segment and their candidate branches.
 
         ``offsets`` is a callable giving ``(starts, ends)`` character offsets of the tokens, or
@@ -203,13 +200,13 @@ class KBertFeaturizer(Featurizer):
             mentions = [m for m in mentions if m[2] not in blocked]
         if not mentions:
             return
-        starts, ends = offsets() if offsets is not None else (None, None)
+        starts, ends = offsets() if offsets is not None else (None, None)  # (list[int], list[int]) or (None, None)
         cached = self._branch_cache.get
-        units = seg.units
+        units = seg.units  # (tok_start, tok_end, branches)
         last_end = 0
         found = 0
         for start, end, name in mentions:
-            if starts is None:
+            if starts is None or ends is None:
                 ts, te = start, end
             else:
                 ts = bisect_right(ends, start)  # first token ending after the mention starts
@@ -246,35 +243,38 @@ class KBertFeaturizer(Featurizer):
         return self.selection.saved_options(options) if self.selection is not None else dict(options)
 
     # ------------------------------------------------------------------ segments
-    def _segment_text(self, example: Example, text: str, ann) -> _Segment:
-        ids, starts, ends = self.tokenize_spans(text)
-        seg = _Segment(ids, None, None)
-        if self.knowledge_on and ids:
-            self._attach(example, seg, text, ann, lambda: (starts, ends))
-        return seg
+    def segments(self, example: Example) -> list[Segment]:
+        """The base segments with each one's entity units (and their branches) attached."""
+        segs = super().segments(example)
+        if not self.knowledge_on:
+            return segs
+        if self.task == "token":
+            seg = segs[0]
+            tokens = example.tokens or []
+            if tokens:
+                text = "".join(tokens)
+                if text != example.text_a and example.ann_a is not None:
+                    raise FeaturizeError(f"{_where(example)}: text_a is not the concatenation of tokens")
 
-    def _segment_tokens(self, example: Example) -> _Segment:
-        tokens = self._token_example(example)
-        seg = _Segment(self.token_ids(tokens), self.encode_tags(example), list(range(len(tokens))))
-        if self.knowledge_on and tokens:
-            text = "".join(tokens)
-            if text != example.text_a and example.ann_a is not None:
-                raise FeaturizeError(f"{_where(example)}: text_a is not the concatenation of tokens")
+                def offsets() -> tuple[list[int], list[int]]:
+                    starts = _cumulative_starts(tokens)
+                    return starts, [s + len(t) for s, t in zip(starts, tokens)]
 
-            def offsets() -> tuple[list[int], list[int]]:
-                starts = _cumulative_starts(tokens)
-                return starts, [s + len(t) for s, t in zip(starts, tokens)]
-
-            one_char = len(text) == len(tokens) and "" not in tokens  # token i is character i
-            self._attach(example, seg, text, example.ann_a, None if one_char else offsets)
-        return seg
+                one_char = len(text) == len(tokens) and "" not in tokens  # token i is character i
+                self._attach(example, seg, text, example.ann_a, None if one_char else offsets)
+            return segs
+        texts: list[tuple[str, Any]] = [(example.text_a, example.ann_a), (example.text_b or "", example.ann_b)]
+        for seg, (text, ann) in zip(segs, texts):
+            if seg.ids:
+                self._attach(example, seg, text, ann, lambda seg=seg: (seg.starts, seg.ends))
+        return segs
 
     @staticmethod
-    def _fit(seg: _Segment, room: int) -> tuple[int, int]:
+    def _fit(seg: Segment, room: int) -> tuple[int, int]:
         """How many of the segment's branches (in order) fit in ``room``; (count, tokens used)."""
         used = 0
         count = 0
-        for ts, te, br in seg.units:
+        for _ts, te, br in seg.units:
             if te > seg.n:
                 break  # the entity was truncated away: it and everything after it
             for b in br:
@@ -285,33 +285,18 @@ class KBertFeaturizer(Featurizer):
         return count, used
 
     @staticmethod
-    def _total_branches(seg: _Segment) -> int:
+    def _total_branches(seg: Segment) -> int:
         return sum(len(br) for ts, te, br in seg.units if te <= seg.n)
 
     # ------------------------------------------------------------------ featurisation
-    def __call__(self, example: Example) -> dict[str, Any]:
-        """Featurise one example (ids of the flattened sentence tree; see module docstring)."""
-        self.stats["examples"] += 1
+    def build(self, example: Example, segs: list[Segment]) -> dict[str, Any]:
+        """Fill the room left after the (truncated) original text with branches, per segment, and
+        flatten the tree (ids of the flattened sentence tree; see module docstring)."""
         L = self.max_length
-        if self.task == "token":
-            segs = [self._segment_tokens(example)]
-        else:
-            segs = [self._segment_text(example, example.text_a, example.ann_a)]
-            if self.task == "pair":
-                segs.append(self._segment_text(example, self._pair_text_b(example), example.ann_b))
-        # 1) original text: truncate only when it alone exceeds the budget
-        # 2) knowledge: fill the remaining room, per segment
         if len(segs) == 1:
             seg = segs[0]
-            if seg.n > L - 2:
-                self._note_truncation(example, L - 2, seg.n)
-                seg.n = L - 2
             keep = [self._fit(seg, L - 2 - seg.n)[0] if seg.units else 0]
         else:
-            total = segs[0].n + segs[1].n
-            segs[0].n, segs[1].n = self.truncate_pair(segs[0].n, segs[1].n)
-            if segs[0].n + segs[1].n < total:
-                self._note_truncation(example, segs[0].n + segs[1].n, total)
             room = L - 3 - segs[0].n - segs[1].n
             ra, rb = room - room // 2, room // 2
             ka, ua = self._fit(segs[0], ra)
@@ -319,18 +304,10 @@ class KBertFeaturizer(Featurizer):
             if ub < rb:  # text_b left room: give it back to text_a
                 ka, ua = self._fit(segs[0], room - ub)
             keep = [ka, kb]
-        return self._flatten(example, segs, keep)
-
-    def _flatten(self, example: Example, segs: list[_Segment], keep: list[int]) -> dict[str, Any]:
-        """Build the id lists of the flattened tree: trunk pieces with branches after their anchors."""
-        cls, sep = self.cls_id, self.sep_id
-        token_task = self.task == "token"
         if not any(keep):
-            return self._flatten_plain(example, segs)
-        ids, pos, anc, brn = [cls], [0], [0], [0]
-        seg_len: list[int] = []  # tokens of each segment in the flattened sequence (token types)
-        labels: list[int] = [IGNORE_INDEX]
-        tmap: list[int] = [-1]
+            return self._build_plain(example, segs)
+        b = SequenceBuilder(self, example)
+        pos, anc, brn = [0], [0], [0]
         k = 0  # branch counter
         p = 1  # trunk position of the next trunk token
         for seg, n_keep in zip(segs, keep):
@@ -343,90 +320,53 @@ class KBertFeaturizer(Featurizer):
                     break
                 # trunk up to and including the entity
                 n = te - cur
-                ids += seg.ids[cur:te]
+                b.trunk(seg, cur, te)
                 pos += range(p, p + n)
                 anc += range(p, p + ts - cur)
                 anc += [p + ts - cur] * (te - ts)
                 brn += [0] * n
-                if token_task:
-                    labels += seg.labels[cur:te] if seg.labels is not None else []
-                    tmap += seg.tmap[cur:te]
                 a = p + ts - cur  # unit id of the entity
                 last = p + n - 1  # anchor's last position
                 p += n
                 cur = te
-                for b in br[:left]:
+                for branch in br[:left]:
                     k += 1
-                    m = len(b)
-                    ids += b
+                    m = len(branch)
+                    b.insert(branch)
                     pos += range(last + 1, last + 1 + m)
                     anc += [a] * m
                     brn += [k] * m
-                    if token_task:
-                        labels += [IGNORE_INDEX] * m
-                        tmap += [-1] * m
                 left -= len(br)
             n = seg.n - cur
-            ids += seg.ids[cur : seg.n]
-            ids.append(sep)
+            b.trunk(seg, cur, seg.n)
+            b.end_segment()
             pos += range(p, p + n + 1)
             anc += range(p, p + n + 1)
             brn += [0] * (n + 1)
-            seg_len.append(len(ids) - sum(seg_len))
-            if token_task:
-                labels += (seg.labels[cur : seg.n] if seg.labels is not None else []) + [IGNORE_INDEX]
-                tmap += seg.tmap[cur : seg.n] + [-1]
             p += n + 1
-        typ = [0] * seg_len[0]  # [CLS] and text_a with its branches and [SEP]: 0; text_b: 1
-        if len(seg_len) > 1:
-            typ += [1] * seg_len[1]
-        f: dict[str, Any] = {
-            "input_ids": ids,
-            "token_type_ids": typ,
-            "position_ids": pos,
-            "anchor_ids": anc,
-            "branch_ids": brn,
-        }
-        if token_task:
-            f["token_map"] = tmap
-            if segs[0].labels is not None:
-                f["labels"] = labels
-        else:
-            label = self.encode_label(example)
-            if label is not None:
-                f["labels"] = label
+        f = b.features(labelled=segs[0].labels is not None)
+        f.update(position_ids=pos, anchor_ids=anc, branch_ids=brn)
         return f
 
-    def _flatten_plain(self, example: Example, segs: list[_Segment]) -> dict[str, Any]:
-        """No branch kept: the baseline's ids plus trivial positions/anchors (fast path)."""
-        a = segs[0]
-        ids = [self.cls_id, *a.ids[: a.n], self.sep_id]
-        typ = [0] * len(ids)
-        if len(segs) == 2:
-            b = segs[1]
-            ids += b.ids[: b.n]
-            ids.append(self.sep_id)
-            typ += [1] * (b.n + 1)
+    def _build_plain(self, example: Example, segs: list[Segment]) -> dict[str, Any]:
+        """No branch kept: the baseline's ids plus trivial positions/anchors."""
         for s in segs:
             if s.units:
                 self.stats["branches_dropped"] += self._total_branches(s)
-        pos = list(range(len(ids)))
-        f: dict[str, Any] = {
-            "input_ids": ids,
-            "token_type_ids": typ,
-            "position_ids": pos,
-            "anchor_ids": pos[:],
-            "branch_ids": [0] * len(ids),
-        }
-        if self.task == "token":
-            f["token_map"] = [-1, *a.tmap[: a.n], -1]
-            if a.labels is not None:
-                f["labels"] = [IGNORE_INDEX, *a.labels[: a.n], IGNORE_INDEX]
-        else:
-            label = self.encode_label(example)
-            if label is not None:
-                f["labels"] = label
+        f = super().build(example, segs)
+        pos = list(range(len(f["input_ids"])))
+        f.update(position_ids=pos, anchor_ids=pos[:], branch_ids=[0] * len(pos))
         return f
+
+    # ------------------------------------------------------------------ collation
+    def collate(self, features: Sequence[dict[str, Any]]) -> "dict[str, torch.Tensor]":
+        """The base collation; a batch without any knowledge leaves ``anchor_ids``/``branch_ids``
+        out (decided here on the host, so the model never syncs to check), and the model is then
+        exactly BERT."""
+        batch = super().collate(features)
+        if not any(any(f["branch_ids"]) for f in features):
+            del batch["anchor_ids"], batch["branch_ids"]
+        return batch
 
     def __getstate__(self) -> dict[str, Any]:
         state = super().__getstate__()
@@ -436,4 +376,46 @@ class KBertFeaturizer(Featurizer):
         return state
 
 
-__all__ = ["KBertFeaturizer", "INJECT_MODES"]
+def knowledge_report(featurizer: KBertFeaturizer, item: Any) -> dict[str, Any]:
+    """What K-BERT adds to a :class:`~kgbert.pipeline.Pipeline` result: ``{"knowledge": [...]}``,
+    per annotated entity with KG triples, the triples injected into the input (read off the
+    featurised ids) and how many were dropped for lack of room.
+
+    ``item`` is a :class:`kgbert.pipeline.PreparedInput` (its ``feature`` and ``segments``).
+    """
+    if not featurizer.knowledge_on:
+        return {"knowledge": []}
+    f = item.feature
+    anchors, branches = f["anchor_ids"], f["branch_ids"]
+    injected: dict[int, int] = {}  # anchor (trunk position) -> branches injected there
+    cur_k = 0
+    for a, k in zip(anchors, branches):
+        if k != 0 and k != cur_k:
+            cur_k = k
+            injected[a] = injected.get(a, 0) + 1
+    # trunk position of each segment's first token: [CLS] is 0; text_b follows text_a's [SEP]
+    types = f["token_type_ids"]
+    kept_a = sum(1 for t, k in zip(types, branches) if k == 0 and t == 0) - 2  # minus [CLS] and [SEP]
+    bases = [1, kept_a + 2]
+    report = []
+    for s_idx, seg in enumerate(item.segments):
+        fa = seg.feat_annotation
+        for ent, (o_start, o_end) in zip(fa.entities, seg.entity_spans):
+            name = ent.lookup_name(fa.text, featurizer.kg)
+            cands = featurizer.candidates(name)
+            if not cands:
+                continue
+            tok_start = ent.start if seg.tok_ends is None else bisect_right(seg.tok_ends, ent.start)
+            n_injected = injected.pop(bases[s_idx] + tok_start, 0)
+            triples = [list(triple) for triple, _ in cands[:n_injected]]
+            rec: dict[str, Any] = {"start": o_start, "end": o_end, "text": seg.annotation.text[o_start:o_end],
+                                   "name": name, "triples": triples}
+            if len(cands) > len(triples):
+                rec["dropped"] = len(cands) - len(triples)
+            if len(item.segments) == 2:
+                rec["segment"] = "ab"[s_idx]
+            report.append(rec)
+    return {"knowledge": report}
+
+
+__all__ = ["KBertFeaturizer", "INJECT_MODES", "knowledge_report"]

@@ -63,7 +63,7 @@ def read_tsv(path: str | os.PathLike, *, task: str = "sequence") -> Iterator[Exa
     """
     lines = _lines(path)
     header = None
-    for lineno, line in lines:
+    for lineno, line in lines:  # noqa: B007 (lineno names the header line below)
         if line.strip():
             header = line.split("\t")
             break
@@ -136,7 +136,7 @@ def read_ner_tsv(path: str | os.PathLike) -> Iterator[Example]:
     """K-BERT NER TSV: header ``text_a<TAB>label``; space-separated tokens and tags, one each."""
     lines = _lines(path)
     header = None
-    for lineno, line in lines:
+    for lineno, line in lines:  # noqa: B007 (lineno names the header line below)
         if line.strip():
             header = [h.strip() for h in line.split("\t")]
             break

@@ -1,14 +1,21 @@
 """Encoders (one modeling file per encoder, transformers style) and their task heads.
 
 ``build_model(encoder, task, num_labels, backbone=..., backbone_config=..., **encoder_options)``
-builds any of them; importing this package registers their ``model_type`` with transformers'
-``AutoConfig`` / ``AutoModelForSequenceClassification`` / ``AutoModelForTokenClassification``.
-This package never reads files or KGs: everything arrives as tensors from :mod:`kgbert.data`.
+builds any registered encoder (:mod:`kgbert.registry`); importing this package registers their
+``model_type`` with transformers' Auto classes. Every encoder is built from BERT's parts
+(:mod:`kgbert.models.modeling_base`). This package never reads files or KGs: everything arrives
+as tensors from :mod:`kgbert.data`.
 """
-from kgbert.models.auto import ENCODERS, TASKS, build_model, get_encoder_spec, model_class_for, register_auto_classes
+from kgbert.constants import IGNORE_INDEX, TASKS
+from kgbert.models.auto import ENCODERS, build_model, get_encoder_spec, model_class_for, register_auto_classes
 from kgbert.models.configuration_bert_baseline import BertBaselineConfig
 from kgbert.models.configuration_kbert import KBertConfig
-from kgbert.models.heads import IGNORE_INDEX, SequenceClassificationHead, TokenClassificationHead
+from kgbert.models.heads import SequenceClassificationHead, TokenClassificationHead
+from kgbert.models.modeling_base import (
+    EncoderForSequenceClassification,
+    EncoderForTokenClassification,
+    KgEncoderPreTrainedModel,
+)
 from kgbert.models.modeling_bert_baseline import (
     BertBaselineForSequenceClassification,
     BertBaselineForTokenClassification,
@@ -32,6 +39,9 @@ __all__ = [
     "KBertConfig",
     "SequenceClassificationHead",
     "TokenClassificationHead",
+    "KgEncoderPreTrainedModel",
+    "EncoderForSequenceClassification",
+    "EncoderForTokenClassification",
     "BertBaselineForSequenceClassification",
     "BertBaselineForTokenClassification",
     "KBertForSequenceClassification",

@@ -1,88 +1,31 @@
-"""Encoder registry, ``AutoConfig``/``AutoModelFor...`` registration and :func:`build_model`.
+"""``build_model`` over the encoder registry (:mod:`kgbert.registry`), and Auto-class registration.
 
-Importing :mod:`kgbert.models` registers every encoder's ``model_type`` with transformers, so a
-saved model reloads with ``AutoModelForSequenceClassification.from_pretrained(dir)`` (or
-``...ForTokenClassification``).
+Importing :mod:`kgbert.models` registers every registered encoder's ``model_type`` with
+transformers, so a saved model reloads with ``AutoModelForSequenceClassification.from_pretrained(dir)``
+(or ``...ForTokenClassification``). Nothing here names an encoder: everything comes from its
+:class:`~kgbert.registry.EncoderSpec`.
 """
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from typing import Any
 
-from transformers import (
-    AutoConfig,
-    AutoModelForSequenceClassification,
-    AutoModelForTokenClassification,
-    BertConfig,
-    PreTrainedModel,
-)
+from transformers import BertConfig, PreTrainedModel
 
-from kgbert.models.configuration_bert_baseline import BertBaselineConfig
-from kgbert.models.configuration_kbert import KBertConfig
-from kgbert.models.modeling_bert_baseline import (
-    BertBaselineForSequenceClassification,
-    BertBaselineForTokenClassification,
-)
-from kgbert.models.modeling_kbert import KBertForSequenceClassification, KBertForTokenClassification
-
-TASKS = ("sequence", "pair", "token")
-"""``sequence``: one text -> label; ``pair``: two texts -> label (same head, two segments);
-``token``: one label per original token (NER)."""
-
-
-@dataclass(frozen=True)
-class EncoderSpec:
-    """What :func:`build_model` needs to know about one encoder.
-
-    ``model_options`` go into the model config; ``featurizer_options`` belong to the featuriser
-    (:func:`kgbert.data.build_featurizer`) and are accepted and ignored here, so a trainer can pass
-    one ``encoder_options`` dict to both builders. Anything else is an error.
-    """
-
-    config_class: type[BertConfig]
-    sequence_class: type[PreTrainedModel]
-    token_class: type[PreTrainedModel]
-    model_options: frozenset[str] = frozenset()
-    featurizer_options: frozenset[str] = frozenset()
-
-
-ENCODERS: dict[str, EncoderSpec] = {
-    "bert": EncoderSpec(BertBaselineConfig, BertBaselineForSequenceClassification, BertBaselineForTokenClassification),
-    "kbert": EncoderSpec(
-        KBertConfig,
-        KBertForSequenceClassification,
-        KBertForTokenClassification,
-        model_options=frozenset({"use_vm"}),
-        featurizer_options=frozenset({"max_entities", "inject", "predicates", "max_branch_tokens", "min_entity_len", "stoplist", "max_df"}),
-    ),
-}
+from kgbert.constants import TASKS
+from kgbert.registry import ENCODERS, EncoderSpec, get_encoder, register_auto_classes
 
 _CONFIG_KEYS_DROPPED = ("model_type", "architectures", "transformers_version", "auto_map", "_name_or_path")
 
 
-def register_auto_classes() -> None:
-    """Register every encoder's config and heads with transformers' Auto classes (idempotent)."""
-    for spec in ENCODERS.values():
-        AutoConfig.register(spec.config_class.model_type, spec.config_class, exist_ok=True)
-        AutoModelForSequenceClassification.register(spec.config_class, spec.sequence_class, exist_ok=True)
-        AutoModelForTokenClassification.register(spec.config_class, spec.token_class, exist_ok=True)
-
-
 def get_encoder_spec(encoder: str) -> EncoderSpec:
-    """The registry entry of ``encoder``; a clear error naming the known encoders otherwise."""
-    try:
-        return ENCODERS[encoder]
-    except KeyError:
-        raise ValueError(f"unknown encoder {encoder!r}; known: {sorted(ENCODERS)}") from None
+    """The registry entry of ``encoder`` (alias of :func:`kgbert.registry.get_encoder`)."""
+    return get_encoder(encoder)
 
 
 def model_class_for(encoder: str, task: str) -> type[PreTrainedModel]:
     """The model class of ``encoder`` for ``task`` ("sequence" | "pair" | "token")."""
-    spec = get_encoder_spec(encoder)
-    if task not in TASKS:
-        raise ValueError(f"unknown task {task!r}; known: {list(TASKS)}")
-    return spec.token_class if task == "token" else spec.sequence_class
+    return get_encoder(encoder).model_class_for_task(task)
 
 
 def _backbone_config_dict(backbone: str | os.PathLike | None, backbone_config: dict[str, Any] | None) -> dict[str, Any]:
@@ -114,26 +57,21 @@ def build_model(
     """Build an encoder with the head for ``task``.
 
     Args:
-        encoder: "bert" (baseline) or "kbert".
+        encoder: a registered encoder name ("bert", "kbert", ...; see :func:`kgbert.registry.encoder_names`).
         task: "sequence" | "pair" | "token".
         num_labels: size of the label set.
         backbone: a local checkpoint directory in HF layout (``config.json`` + weights); its BERT
             weights are loaded (nothing is fetched) and the head is initialised randomly.
         backbone_config: a BERT config dict for a random backbone, or overrides on top of the
             checkpoint's config (e.g. ``{"attn_implementation": "eager", "hidden_dropout_prob": 0.2}``).
-        **encoder_options: model options of the encoder (K-BERT: ``use_vm``); options that belong
-            to the featuriser (K-BERT: ``max_entities``, ``inject``...) are accepted and ignored.
+        **encoder_options: model options of the encoder (the fields its config adds to BERT's; K-BERT:
+            ``use_vm``); options that belong to its featuriser are accepted and ignored.
     """
-    spec = get_encoder_spec(encoder)
-    model_cls = model_class_for(encoder, task)
+    spec = get_encoder(encoder)
+    model_cls: Any = spec.model_class_for_task(task)
     if not isinstance(num_labels, int) or num_labels < 1:
         raise ValueError(f"num_labels must be a positive int, got {num_labels!r}")
-    unknown = set(encoder_options) - spec.model_options - spec.featurizer_options
-    if unknown:
-        raise ValueError(
-            f"unknown option(s) {sorted(unknown)} for encoder {encoder!r}; model options: "
-            f"{sorted(spec.model_options)}, featuriser options: {sorted(spec.featurizer_options)}"
-        )
+    spec.check_options(encoder_options)
     options = {k: v for k, v in encoder_options.items() if k in spec.model_options}
     config = spec.config_class(**_backbone_config_dict(backbone, backbone_config), num_labels=num_labels, **options)
     if backbone is None:
@@ -146,3 +84,5 @@ def build_model(
 
 
 register_auto_classes()
+
+__all__ = ["ENCODERS", "TASKS", "build_model", "get_encoder_spec", "model_class_for", "register_auto_classes"]

@@ -20,8 +20,7 @@ from torch import nn
 from transformers import PretrainedConfig
 from transformers.modeling_outputs import SequenceClassifierOutput, TokenClassifierOutput
 
-IGNORE_INDEX = -100
-"""Label value ignored by the token-classification loss."""
+from kgbert.constants import IGNORE_INDEX
 
 
 def _head_dropout(config: PretrainedConfig) -> float:
@@ -36,7 +35,7 @@ class SequenceClassificationHead(nn.Module):
         super().__init__()
         self.num_labels = config.num_labels
         self.dropout = nn.Dropout(_head_dropout(config))
-        self.classifier = nn.Linear(config.hidden_size, config.num_labels)
+        self.classifier = nn.Linear(config.hidden_size, int(config.num_labels))  # type: ignore[arg-type]
 
     def forward(self, pooled_output: torch.Tensor, labels: torch.Tensor | None = None) -> SequenceClassifierOutput:
         logits = self.classifier(self.dropout(pooled_output))  # (B, C)
@@ -56,7 +55,7 @@ class TokenClassificationHead(nn.Module):
         super().__init__()
         self.num_labels = config.num_labels
         self.dropout = nn.Dropout(_head_dropout(config))
-        self.classifier = nn.Linear(config.hidden_size, config.num_labels)
+        self.classifier = nn.Linear(config.hidden_size, int(config.num_labels))  # type: ignore[arg-type]
 
     def forward(self, sequence_output: torch.Tensor, labels: torch.Tensor | None = None) -> TokenClassifierOutput:
         logits = self.classifier(self.dropout(sequence_output))  # (B, L, C)

@@ -11,18 +11,22 @@ reference implementation's dense L x L matrix per sample:
 This model builds the visible matrix for the whole batch on the device (closed form of the
 reference's loops, see :func:`knowledge_visible_mask`) and gives it to BERT as a 4-D additive
 float mask ``(B, 1, L, L)``, which transformers' BERT uses unchanged under both eager and SDPA
-attention. When a batch has no knowledge at all (empty KG, ``max_entities=0``), the visible
-matrix equals the padding mask and the model passes the plain 2-D padding mask, so K-BERT is then
-exactly the BERT baseline.
+attention. Without ``anchor_ids``/``branch_ids`` (the featuriser's collate leaves them out of a
+batch that has no knowledge at all: empty KG, ``max_entities=0``) the model passes the plain 2-D
+padding mask, so K-BERT is then exactly the BERT baseline. The forward never reads a tensor's
+value on the host (no device-to-host sync; it compiles with ``torch.compile(fullgraph=True)``).
 """
 from __future__ import annotations
 
 import torch
-from transformers.modeling_outputs import SequenceClassifierOutput, TokenClassifierOutput
-from transformers.models.bert.modeling_bert import BertModel, BertPreTrainedModel
+from transformers.modeling_outputs import BaseModelOutputWithPoolingAndCrossAttentions
 
 from kgbert.models.configuration_kbert import KBertConfig
-from kgbert.models.heads import SequenceClassificationHead, TokenClassificationHead
+from kgbert.models.modeling_base import (
+    EncoderForSequenceClassification,
+    EncoderForTokenClassification,
+    KgEncoderPreTrainedModel,
+)
 
 
 def knowledge_visible_mask(
@@ -51,88 +55,49 @@ def visible_to_additive_mask(visible: torch.Tensor, dtype: torch.dtype) -> torch
     return hidden * torch.finfo(dtype).min
 
 
-class KBertPreTrainedModel(BertPreTrainedModel):
+class KBertPreTrainedModel(KgEncoderPreTrainedModel):
     """Weight init and loading for K-BERT; the backbone lives under ``bert.`` as in HF BERT, so a
-    plain BERT checkpoint (e.g. bert-base-chinese) loads into it directly."""
+    plain BERT checkpoint (e.g. bert-base-chinese) loads into it directly. K-BERT changes only the
+    attention mask (the visible matrix) and the positions (soft positions, given as ``position_ids``)."""
 
     config_class = KBertConfig
     config: KBertConfig
-    base_model_prefix = "bert"
 
-    def _knowledge_mask(
+    def encoder_attention_mask(  # type: ignore[override]  # names the inputs the base takes as **encoder_inputs
         self,
         attention_mask: torch.Tensor | None,  # (B, L)
-        anchor_ids: torch.Tensor | None,  # (B, L)
-        branch_ids: torch.Tensor | None,  # (B, L)
+        anchor_ids: torch.Tensor | None = None,  # (B, L)
+        branch_ids: torch.Tensor | None = None,  # (B, L)
     ) -> torch.Tensor | None:
-        """The attention mask to give BERT: 4-D visible matrix, or the 2-D padding mask when no
-        knowledge is present (or ``use_vm`` is off)."""
+        """The 4-D visible matrix, or the 2-D padding mask without knowledge inputs (or ``use_vm`` off)."""
         if not self.config.use_vm or branch_ids is None:
             return attention_mask
         if anchor_ids is None:
             raise ValueError("K-BERT needs anchor_ids together with branch_ids")
-        if not bool((branch_ids != 0).any()):  # no branch anywhere: the visible matrix is the padding mask
-            return attention_mask
         visible = knowledge_visible_mask(anchor_ids, branch_ids, attention_mask)  # (B, L, L)
         return visible_to_additive_mask(visible, self.bert.embeddings.word_embeddings.weight.dtype)
 
-    def _encode(self, input_ids, attention_mask, token_type_ids, position_ids, anchor_ids, branch_ids):
-        mask = self._knowledge_mask(attention_mask, anchor_ids, branch_ids)
-        return self.bert(
-            input_ids=input_ids,
-            attention_mask=mask,
-            token_type_ids=token_type_ids,
-            position_ids=position_ids,
-            return_dict=True,
-        )
-
-
-class KBertForSequenceClassification(KBertPreTrainedModel):
-    """K-BERT + pooled-[CLS] classifier, for single sentences and sentence pairs."""
-
-    def __init__(self, config: KBertConfig) -> None:
-        super().__init__(config)
-        self.num_labels = config.num_labels
-        self.bert = BertModel(config, add_pooling_layer=True)
-        self.head = SequenceClassificationHead(config)
-        self.post_init()
-
-    def forward(
+    def encode(
         self,
         input_ids: torch.Tensor | None = None,  # (B, L) tokens of the flattened sentence tree
         attention_mask: torch.Tensor | None = None,  # (B, L) 1 = token, 0 = padding
         token_type_ids: torch.Tensor | None = None,  # (B, L) segment ids (branches: their anchor's)
         position_ids: torch.Tensor | None = None,  # (B, L) soft positions
+        output_attentions: bool | None = None,
+        output_hidden_states: bool | None = None,
         anchor_ids: torch.Tensor | None = None,  # (B, L) trunk unit of each token
         branch_ids: torch.Tensor | None = None,  # (B, L) 0 = trunk, k = k-th branch
-        labels: torch.Tensor | None = None,  # (B,)
-    ) -> SequenceClassifierOutput:
-        out = self._encode(input_ids, attention_mask, token_type_ids, position_ids, anchor_ids, branch_ids)
-        return self.head(out.pooler_output, labels)  # logits (B, C)
+    ) -> BaseModelOutputWithPoolingAndCrossAttentions:
+        mask = self.encoder_attention_mask(attention_mask, anchor_ids=anchor_ids, branch_ids=branch_ids)
+        return self.run_backbone(input_ids, mask, token_type_ids, position_ids, output_attentions, output_hidden_states)
 
 
-class KBertForTokenClassification(KBertPreTrainedModel):
+class KBertForSequenceClassification(KBertPreTrainedModel, EncoderForSequenceClassification):
+    """K-BERT + pooled-[CLS] classifier, for single sentences and sentence pairs."""
+
+
+class KBertForTokenClassification(KBertPreTrainedModel, EncoderForTokenClassification):
     """K-BERT + per-position classifier (NER); injected positions carry label -100."""
-
-    def __init__(self, config: KBertConfig) -> None:
-        super().__init__(config)
-        self.num_labels = config.num_labels
-        self.bert = BertModel(config, add_pooling_layer=False)
-        self.head = TokenClassificationHead(config)
-        self.post_init()
-
-    def forward(
-        self,
-        input_ids: torch.Tensor | None = None,  # (B, L)
-        attention_mask: torch.Tensor | None = None,  # (B, L)
-        token_type_ids: torch.Tensor | None = None,  # (B, L)
-        position_ids: torch.Tensor | None = None,  # (B, L) soft positions
-        anchor_ids: torch.Tensor | None = None,  # (B, L)
-        branch_ids: torch.Tensor | None = None,  # (B, L)
-        labels: torch.Tensor | None = None,  # (B, L), -100 where ignored
-    ) -> TokenClassifierOutput:
-        out = self._encode(input_ids, attention_mask, token_type_ids, position_ids, anchor_ids, branch_ids)
-        return self.head(out.last_hidden_state, labels)  # logits (B, L, C)
 
 
 __all__ = [

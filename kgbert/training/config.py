@@ -20,16 +20,21 @@ from typing import Any, Literal, Optional, Sequence, Union
 
 import yaml
 
+from kgbert.constants import RUN_TASKS
+
 
 class ConfigError(ValueError):
     """An invalid run config (unknown key, wrong type, bad value); names the key and file."""
+
+
+TaskType = Literal[RUN_TASKS]  # type: ignore[valid-type]  # the tasks of kgbert.constants, one home
 
 
 @dataclass
 class TaskConfig:
     """What is predicted."""
 
-    type: Literal["sequence", "pair", "token", "relation"] = "sequence"
+    type: TaskType = "sequence"
     # relation: a marked (head, tail) entity pair in one sentence -> relation (read with
     # format relation_tsv, which inserts entity markers; classified like "sequence")
     labels: Optional[list[str]] = None  # default: collected from the train split
@@ -52,6 +57,10 @@ class DataConfig:
     dev_fraction: Optional[float] = None  # carve dev from train (sets without a dev split); excludes data.dev
     dev_seed: int = 12345  # the fixed shuffle seed of dev_fraction (independent of the run seed)
     reader_options: dict[str, Any] = field(default_factory=dict)  # e.g. {scheme: bio} for conll
+    annotations: dict[str, str] = field(default_factory=dict)  # split -> JSONL of Annotation records, one per example
+    annotate: bool = False  # compute the encoder's annotators for splits without a file (cached)
+    annotation_cache_dir: str = "runs/annotation_cache"
+    annotator_options: dict[str, Any] = field(default_factory=dict)  # extra annotators.make_pipeline arguments
 
 
 @dataclass

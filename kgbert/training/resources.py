@@ -1,7 +1,10 @@
-"""Run resources prepared before training: the knowledge graph store and the backbone checkpoint.
+"""Run resources prepared before training: the knowledge graph store, annotations and the backbone.
 
 - :func:`resolve_kg`: open ``kg.path``, or build ``kg.sources`` into a cache keyed by the
   sources' content hash and the build options (built once, reused by every run and seed).
+- :func:`attach_annotations`: an :class:`annotators.Annotation` per example, from the user's
+  JSONL files (``data.annotations``) or computed by the encoder's annotators once and cached
+  (``data.annotate``; see :mod:`kgbert.data.annotations`).
 - :func:`prepare_backbone`: a local checkpoint dir as given, or for a random init a checkpoint
   with a char vocab from the training data (+ ``model.vocab_sources``) written into the run dir.
 """
@@ -9,23 +12,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 from typing import Any, Sequence
 
 from kgbert.data.example import Example
-from kgbert.training.config import ConfigError, KGConfig, ModelConfig
+from kgbert.files import file_sha256
+from kgbert.training.config import ConfigError, DataConfig, KGConfig, ModelConfig
 
 KG_CACHE_VERSION = 1
-
-
-def file_sha256(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
-    """Hex SHA-256 of a file's bytes."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def kg_cache_key(sources: Sequence[str], build_options: dict[str, Any]) -> str:
@@ -88,6 +82,40 @@ def kg_info(path: Path | None, cfg: KGConfig) -> dict[str, Any]:
             kg.close()
     info["sources"] = [{"path": str(Path(s).resolve()), "sha256": file_sha256(s)} for s in cfg.sources]
     return info
+
+
+def attach_annotations(
+    splits: dict[str, list[Example]],
+    data: DataConfig,
+    components: Sequence[str],
+    kg_path: Path | None,
+    progress: bool = True,
+) -> dict[str, list[Example]]:
+    """The splits with annotations: ``data.annotations[split]`` read as given, else (with
+    ``data.annotate`` and an encoder that reads annotations) computed by ``components`` and
+    cached under ``data.annotation_cache_dir``; other splits are returned unchanged (featurisers
+    that need annotations then compute what they need themselves)."""
+    from kgbert.data.annotations import annotate_examples, annotation_cache_key, annotator_fingerprint, read_annotations
+
+    unknown = set(data.annotations) - {"train", "dev", "test"}
+    if unknown:
+        raise ConfigError(f"data.annotations: unknown split(s) {sorted(unknown)} (expected train, dev, test)")
+    out = dict(splits)
+    fingerprint = None
+    for name, exs in splits.items():
+        if name in data.annotations:
+            out[name] = read_annotations(data.annotations[name], exs)
+        elif data.annotate and components:
+            if fingerprint is None:
+                fingerprint = annotator_fingerprint(components, kg_path, data.annotator_options)
+            limit = data.limit_train if name == "train" else data.limit_eval
+            key = annotation_cache_key(getattr(data, name), limit, fingerprint)
+            cache = Path(data.annotation_cache_dir) / f"{Path(getattr(data, name)).stem}-{key[:16]}.jsonl"
+            out[name] = annotate_examples(
+                exs, components, kg_path=kg_path, cache_path=cache, options=data.annotator_options,
+                progress=progress, desc=f"annotate {name}",
+            )
+    return out
 
 
 def vocab_texts(examples: Sequence[Example], extra_files: Sequence[str]) -> list[str]:

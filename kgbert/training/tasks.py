@@ -15,7 +15,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from kgbert.constants import RUN_TASK_MODEL
 from kgbert.data.example import Example
+from kgbert.data.token_map import first_positions
 from kgbert.metrics import classification_scores, entity_scores
 
 
@@ -34,7 +36,7 @@ class TaskSpec:
     @property
     def model_task(self) -> str:
         """The featuriser/model task: ``relation`` is classified as a ``sequence`` (marked sentence)."""
-        return "sequence" if self.type == "relation" else self.type
+        return RUN_TASK_MODEL.get(self.type, self.type)
 
     def decode(self, pred_ids: np.ndarray, features: Sequence[dict], examples: Sequence[Example]) -> list[Any]:
         """Per-example predictions from arg-maxed outputs.
@@ -51,11 +53,9 @@ class TaskSpec:
         out = []
         for row, feat, ex in zip(pred_ids, features, examples):
             tags = ["O"] * len(ex.tokens or [])
-            filled = [False] * len(tags)
-            for pos, tok in enumerate(feat["token_map"]):
-                if 0 <= tok < len(tags) and not filled[tok] and pos < len(row) and row[pos] >= 0:
+            for tok, pos in enumerate(first_positions(feat["token_map"], len(tags))):
+                if 0 <= pos < len(row) and row[pos] >= 0:
                     tags[tok] = self.label_list[int(row[pos])]
-                    filled[tok] = True
             out.append(tags)
         return out
 

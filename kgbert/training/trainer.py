@@ -38,7 +38,7 @@ from transformers.trainer_utils import get_last_checkpoint
 from kgbert.data.example import Example
 from kgbert.data.readers import DataError, check_labels, collect_labels, read_examples
 from kgbert.training.config import ConfigError, RunConfig, dump_config
-from kgbert.training.resources import kg_info, prepare_backbone, resolve_kg
+from kgbert.training.resources import attach_annotations, kg_info, prepare_backbone, resolve_kg
 from kgbert.training.rundir import check_run_dir, prepare_run_dir
 from kgbert.training.splits import carve_dev, split_stats
 from kgbert.training.threads import resolve_threads
@@ -46,10 +46,6 @@ from kgbert.training.tasks import TaskSpec
 
 LossFn = Callable[..., Any]
 """``loss_fn(model, inputs, return_outputs=False) -> loss | (loss, outputs)``."""
-
-NON_MODEL_KEYS = ("token_map",)
-"""Feature keys kept for decoding but never passed to the model."""
-
 
 class FeatureDataset(Dataset):
     """Featurised examples of one split; keeps the examples for decoding and prediction files."""
@@ -64,19 +60,6 @@ class FeatureDataset(Dataset):
 
     def __getitem__(self, i: int) -> dict:
         return self.features[i]
-
-
-class Collator:
-    """``featurizer.collate`` minus decoding-only keys (e.g. ``token_map``)."""
-
-    def __init__(self, featurizer: Any) -> None:
-        self.featurizer = featurizer
-
-    def __call__(self, features: list[dict]) -> dict[str, torch.Tensor]:
-        batch = self.featurizer.collate(features)
-        for k in NON_MODEL_KEYS:
-            batch.pop(k, None)
-        return batch
 
 
 def featurize(featurizer: Any, examples: Sequence[Example], desc: str, progress: bool = True) -> list[dict]:
@@ -269,9 +252,12 @@ def run_training(
 
     Returns the content of ``metrics.json``.
     """
+    from annotators.names import usable_components
+
     from kgbert.checkpoints import load_tokenizer
     from kgbert.data import build_featurizer
     from kgbert.models import build_model
+    from kgbert.registry import get_encoder
 
     t0 = time.time()
     threads = resolve_threads(config.training.threads)
@@ -294,6 +280,8 @@ def run_training(
             prepare_run_dir(run_dir, overwrite=config.overwrite, resume=config.resume)
             dump_config(config, run_dir / "config.yaml")
         kg_path = resolve_kg(config.kg)
+        needed = usable_components(get_encoder(config.model.encoder).annotators, kg_path is not None)
+        splits = attach_annotations(splits, config.data, needed, kg_path, progress and is_main)
         backbone = prepare_backbone(config.model, splits["train"], run_dir, config.seed)
     resume_from = _resume_point(config, run_dir / "checkpoints")
 
@@ -307,8 +295,7 @@ def run_training(
         config.model.encoder, tokenizer, task=model_task, label_list=labels,
         max_length=config.data.max_length, kg=kg, **config.model.featurizer,
     )
-    if hasattr(featurizer, "fit"):  # options learnt from the training texts (e.g. K-BERT's max_df)
-        featurizer.fit(splits["train"])
+    featurizer.fit(splits["train"])  # options learnt from the training texts (e.g. K-BERT's max_df)
     datasets = {}
     data_stats = {}
     for name, exs in splits.items():
@@ -328,7 +315,7 @@ def run_training(
     trainer = KgTrainer(
         model=model,
         args=args,
-        data_collator=Collator(featurizer),
+        data_collator=featurizer.collate,
         train_dataset=datasets["train"],
         eval_dataset=datasets.get("dev"),
         processing_class=tokenizer,
@@ -375,9 +362,8 @@ def run_training(
         _write_json(tmp_best / "kg.json", kg_info(kg_path, config.kg))
         _write_json(tmp_best / "kgbert.json", {
             "encoder": config.model.encoder, "task": model_task, "run_task": task_type, "labels": labels,
-            "max_length": config.data.max_length,
-            "featurizer": featurizer.saved_options(config.model.featurizer) if hasattr(featurizer, "saved_options") else config.model.featurizer,
-            "model_options": config.model.options,
+            "max_length": config.data.max_length, "featurizer": featurizer.saved_options(config.model.featurizer),
+            "model_options": config.model.options, "annotators": list(needed),
         })
         if best.exists():
             shutil.rmtree(best)

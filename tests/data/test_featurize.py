@@ -82,3 +82,35 @@ def test_featurizer_pickles(tok):
     feat = build_featurizer("bert", tok, task="sequence", label_list=["a"], max_length=16)
     clone = pickle.loads(pickle.dumps(feat))
     assert clone(Example(TEXTS[1])) == feat(Example(TEXTS[1]))
+
+
+def test_sequence_builder_plain_equals_the_step_by_step_build():
+    import random
+
+    from kgbert.data.featurize import Segment, SequenceBuilder
+
+    class F:
+        cls_id, sep_id = 2, 3
+
+        def __init__(self, task):
+            self.task = task
+
+        def encode_label(self, example):
+            return 1
+
+    rng = random.Random(0)
+    for _ in range(200):
+        task = rng.choice(["sequence", "pair", "token"])
+        segs = []
+        for _ in range(2 if task == "pair" else 1):
+            n = rng.randint(0, 9)
+            labels = [rng.randint(0, 4) for _ in range(n)] if task == "token" and rng.random() < 0.7 else None
+            seg = Segment([rng.randint(5, 99) for _ in range(n)], labels=labels)
+            seg.n = rng.randint(0, n)
+            segs.append(seg)
+        feat = F(task)
+        b = SequenceBuilder(feat, None)
+        for seg in segs:
+            b.trunk(seg, 0, seg.n)
+            b.end_segment()
+        assert SequenceBuilder.plain(feat, None, segs) == b.features(labelled=segs[0].labels is not None)

@@ -151,7 +151,7 @@ def test_hidden_tokens_do_not_leak(ckpt, kg, task, attn):
 
 
 def _bert_kwargs(model, batch):
-    mask = model._knowledge_mask(batch["attention_mask"], batch["anchor_ids"], batch["branch_ids"])
+    mask = model.encoder_attention_mask(batch["attention_mask"], anchor_ids=batch["anchor_ids"], branch_ids=batch["branch_ids"])
     return dict(input_ids=batch["input_ids"], attention_mask=mask, token_type_ids=batch["token_type_ids"],
                 position_ids=batch["position_ids"])
 
@@ -273,3 +273,18 @@ def test_featurizer_options_are_accepted_by_build_model(ckpt):
     assert m.config.use_vm is True
     with pytest.raises(ValueError, match="unknown option"):
         build_model("kbert", "token", 3, backbone=ckpt, max_entity=2)
+
+
+def test_forward_compiles_without_graph_breaks(ckpt, kg):
+    """No device-to-host sync in the forward: ``torch.compile(fullgraph=True)`` captures it whole
+    (a ``bool(tensor.any())`` in the forward fails here with a data-dependent guard error)."""
+    tok = load_tokenizer(ckpt)
+    feat = build_featurizer("kbert", tok, task="token", label_list=["O", "B-X"], max_length=32, kg=kg)
+    batch = feat.collate([feat(Example(t, tokens=list(t), tags=["O"] * len(t))) for t in ("我爱吃苹果哈", "感冒")])
+    assert batch["branch_ids"].any()
+    model = build_model("kbert", "token", 2, backbone=ckpt).eval()
+    compiled = torch.compile(model, backend="eager", fullgraph=True)
+    with torch.no_grad():
+        got = compiled(**batch)
+        want = model(**batch)
+    assert torch.allclose(got.logits, want.logits, atol=1e-6) and torch.allclose(got.loss, want.loss, atol=1e-6)

@@ -2,9 +2,7 @@
 store changed in place is noticed on the next call, and what is not a store says so."""
 from __future__ import annotations
 
-import json
 import multiprocessing as mp
-import shutil
 import sqlite3
 import subprocess
 import sys

@@ -1,0 +1,197 @@
+"""The conformance suite every registered encoder runs (in the style of transformers' ``ModelTesterMixin``).
+
+:class:`EncoderConformance` holds the checks; a test class provides the ``encoder`` fixture (a
+registered name). ``tests/models/test_encoder_conformance.py`` runs it over every registered
+encoder; an encoder registered inside a test file (``tests/test_extending.py``) subclasses it.
+
+Inputs come from the encoder's own featuriser, on a tiny KG and examples that carry annotations
+(words and KG entities), so an encoder is checked on the inputs it will really get.
+"""
+from __future__ import annotations
+
+import inspect
+
+import pytest
+import torch
+from transformers import AutoModelForSequenceClassification, AutoModelForTokenClassification
+
+from annotators import Annotation, Entity
+from kgbert.checkpoints import load_tokenizer, make_random_checkpoint
+from kgbert.constants import IGNORE_INDEX
+from kgbert.data import Example, build_featurizer
+from kgbert.data.featurize import Featurizer
+from kgbert.models import build_model
+from kgbert.models.modeling_base import BERT_INPUT_NAMES
+from kgbert.registry import get_encoder
+from tests.models._kg import FRUIT_SPO, make_kg
+from tests.models._tiny import TEXTS
+
+TINY = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64,
+        "max_position_embeddings": 64}
+TAGS = ["O", "B-X", "I-X"]
+CLASSES = ["a", "b", "c"]
+KG_NAMES = sorted({line.split("\t")[0] for line in FRUIT_SPO.splitlines()}, key=len, reverse=True)
+AUTO = {"sequence": AutoModelForSequenceClassification, "pair": AutoModelForSequenceClassification,
+        "token": AutoModelForTokenClassification}
+
+
+def annotate(text: str, kg) -> Annotation:
+    """Words (2-character chunks) and KG entities (every non-overlapping KG name, longest first)."""
+    words = [(i, min(i + 2, len(text))) for i in range(0, len(text), 2)]
+    taken = [False] * len(text)
+    ents = []
+    for name in KG_NAMES:
+        start = text.find(name)
+        while start >= 0:
+            if not any(taken[start : start + len(name)]):
+                ents.append(Entity(start, start + len(name), "KG", kg.entity_id(name), name, "kg"))
+                for k in range(start, start + len(name)):
+                    taken[k] = True
+            start = text.find(name, start + 1)
+    return Annotation(text=text, words=words, entities=sorted(ents, key=lambda e: e.start))
+
+
+class EncoderConformance:
+    """Checks every encoder passes; subclasses provide an ``encoder`` fixture."""
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def ckpt(cls, tmp_path_factory):
+        return make_random_checkpoint(tmp_path_factory.mktemp("conf") / "ck", texts=TEXTS + [FRUIT_SPO], seed=1, **TINY)
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def kg(cls, tmp_path_factory):
+        store = make_kg(tmp_path_factory.mktemp("conf_kg"))
+        yield store
+        store.close()
+
+    # ------------------------------------------------------------------ helpers
+    def batch(self, encoder, ckpt, kg, task, labels=True):
+        tok = load_tokenizer(ckpt)
+        label_list = TAGS if task == "token" else CLASSES
+        feat = build_featurizer(encoder, tok, task=task, label_list=label_list, max_length=48, kg=kg)
+        exs = []
+        for i, text in enumerate(TEXTS[:4]):
+            ann = annotate(text, kg)
+            if task == "token":
+                tags = ["B-X"] + ["I-X"] * (len(text) - 1) if i % 2 else ["O"] * len(text)
+                exs.append(Example(text, tokens=list(text), tags=tags if labels else None, ann_a=ann))
+            elif task == "pair":
+                other = TEXTS[(i + 1) % 4]
+                exs.append(Example(text, text_b=other, label=CLASSES[i % 3] if labels else None,
+                                   ann_a=ann, ann_b=annotate(other, kg)))
+            else:
+                exs.append(Example(text, label=CLASSES[i % 3] if labels else None, ann_a=ann))
+        feats = [feat(ex) for ex in exs]
+        return feat, feats, feat.collate(feats)
+
+    def model(self, encoder, ckpt, task, attn="eager"):
+        torch.manual_seed(0)
+        n = len(TAGS if task == "token" else CLASSES)
+        return build_model(encoder, task, n, backbone=ckpt, backbone_config={"attn_implementation": attn}).eval()
+
+    # ------------------------------------------------------------------ checks
+    def test_registry_entry_is_complete(self, encoder):
+        spec = get_encoder(encoder)
+        assert issubclass(spec.featurizer_class, Featurizer)
+        for head in ("sequence", "token"):
+            cls = spec.model_class(head)
+            assert cls.config_class is spec.config_class
+        config = spec.config_class()
+        for opt in spec.model_options:
+            assert hasattr(config, opt), opt
+        with pytest.raises(ValueError, match="unknown option"):
+            spec.check_options({"no_such_option": 1})
+
+    def test_featuriser_options_come_from_its_signature(self, encoder, ckpt, kg):
+        spec = get_encoder(encoder)
+        params = inspect.signature(spec.featurizer_class.__init__).parameters
+        defaults = {o: params[o].default for o in spec.featurizer_options if params[o].default is not inspect._empty}
+        feat = build_featurizer(encoder, load_tokenizer(ckpt), task="sequence", label_list=CLASSES, max_length=32,
+                                kg=kg, **defaults, **{o: getattr(spec.config_class(), o) for o in spec.model_options})
+        assert isinstance(feat, spec.featurizer_class)
+
+    @pytest.mark.parametrize("task", ["sequence", "pair", "token"])
+    def test_featuriser_gives_what_the_model_takes(self, encoder, ckpt, kg, task):
+        feat, feats, batch = self.batch(encoder, ckpt, kg, task)
+        cls = get_encoder(encoder).model_class_for_task(task)
+        takes = set(BERT_INPUT_NAMES) | set(cls.encoder_input_names()) | {"labels"}
+        assert set(batch) <= takes and set(feat.model_input_names) <= takes
+        if task == "token":  # -100 on every position that is not an original token
+            for f in feats:
+                assert all((lab == IGNORE_INDEX) == (t < 0) for lab, t in zip(f["labels"], f["token_map"]))
+
+    @pytest.mark.parametrize("task", ["sequence", "token"])
+    def test_save_and_load_through_the_auto_classes(self, encoder, ckpt, kg, task, tmp_path):
+        model = self.model(encoder, ckpt, task)
+        _, _, batch = self.batch(encoder, ckpt, kg, task, labels=False)
+        model.save_pretrained(tmp_path)
+        back = AUTO[task].from_pretrained(tmp_path, attn_implementation=model.config._attn_implementation).eval()
+        assert type(back) is type(model)
+        with torch.no_grad():
+            assert torch.equal(model(**batch).logits, back(**batch).logits)
+
+    @pytest.mark.parametrize("task", ["sequence", "pair", "token"])
+    def test_loss_only_with_labels(self, encoder, ckpt, kg, task):
+        model = self.model(encoder, ckpt, task)
+        _, _, batch = self.batch(encoder, ckpt, kg, task)
+        labels = batch.pop("labels")
+        assert model(**batch).loss is None
+        out = model(**batch, labels=labels)
+        assert out.loss is not None and out.loss.dim() == 0 and torch.isfinite(out.loss)
+        out.loss.backward()
+        assert model.head.classifier.weight.grad is not None
+
+    def test_ignored_positions_are_left_out_of_the_loss(self, encoder, ckpt, kg):
+        model = self.model(encoder, ckpt, "token")
+        _, _, batch = self.batch(encoder, ckpt, kg, "token")
+        labels = batch.pop("labels")
+        with torch.no_grad():
+            logits = model(**batch).logits
+            loss = model(**batch, labels=labels).loss
+            keep = labels != IGNORE_INDEX
+            assert keep.any() and (~keep).any()
+            expected = torch.nn.functional.cross_entropy(logits[keep], labels[keep])
+            assert torch.allclose(loss, expected, atol=1e-6)
+
+    @pytest.mark.parametrize("task", ["sequence", "token"])
+    def test_eager_and_sdpa_agree(self, encoder, ckpt, kg, task):
+        _, _, batch = self.batch(encoder, ckpt, kg, task, labels=False)
+        with torch.no_grad():
+            eager = self.model(encoder, ckpt, task, "eager")(**batch).logits
+            sdpa = self.model(encoder, ckpt, task, "sdpa")(**batch).logits
+        assert torch.allclose(eager, sdpa, atol=1e-5)
+
+    def test_hidden_states_and_attentions_are_returned(self, encoder, ckpt, kg):
+        model = self.model(encoder, ckpt, "token", "eager")
+        _, _, batch = self.batch(encoder, ckpt, kg, "token")
+        with torch.no_grad():
+            out = model(**batch, output_hidden_states=True, output_attentions=True)
+            plain = model(**batch)
+        B, L = batch["input_ids"].shape
+        assert len(out.hidden_states) == TINY["num_hidden_layers"] + 1
+        assert all(h.shape == (B, L, TINY["hidden_size"]) for h in out.hidden_states)
+        assert len(out.attentions) == TINY["num_hidden_layers"]
+        assert all(a.shape == (B, TINY["num_attention_heads"], L, L) for a in out.attentions)
+        assert plain.hidden_states is None and plain.attentions is None
+        assert torch.equal(out.logits, plain.logits)
+
+    @pytest.mark.parametrize("task", ["sequence", "token"])
+    def test_no_extra_inputs_gives_exactly_berts_logits(self, encoder, ckpt, kg, task):
+        """Exactly BERT without the encoder's inputs, or (``bert_without_inputs=False`` declared in
+        its registry entry) a clear ValueError instead of a silent different function."""
+        model = self.model(encoder, ckpt, task)
+        if not get_encoder(encoder).bert_without_inputs:
+            _, _, batch = self.batch(encoder, ckpt, kg, task, labels=False)
+            plain = {k: batch[k] for k in ("input_ids", "attention_mask", "token_type_ids")}
+            with torch.no_grad(), pytest.raises(ValueError, match="needs"):
+                model(**plain)
+            return
+        bert = self.model("bert", ckpt, task)
+        state = model.state_dict()
+        bert.load_state_dict({k: state[k] for k in bert.state_dict()})
+        _, _, batch = self.batch(encoder, ckpt, kg, task, labels=False)
+        plain = {k: batch[k] for k in ("input_ids", "attention_mask", "token_type_ids")}
+        with torch.no_grad():
+            assert torch.equal(model(**plain).logits, bert(**plain).logits)
