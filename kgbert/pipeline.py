@@ -204,6 +204,7 @@ class Pipeline:
         device: str = "cpu",
         *,
         annotator_components: Sequence[str] | None = None,
+        annotator_options: dict[str, Any] | None = None,
         truncate: bool = False,
         window: bool = True,
     ) -> "Pipeline":
@@ -225,6 +226,9 @@ class Pipeline:
                 :class:`~kgbert.registry.EncoderSpec` ones; components that need a KG are left
                 out without one).
             truncate: cut over-long texts (the cut part gets no prediction) instead of windowing.
+            annotator_options: extra :func:`annotators.make_pipeline` arguments (e.g. ``{"srl_model":
+                dir}``, the SRL tagger SemBERT's frames come from); default: the run's
+                ``data.annotator_options`` (its ``config.yaml``), so the annotators are those it was trained with.
             window: split over-long texts into overlapping windows (:mod:`kgbert.windowing`);
                 ``False`` (and no ``truncate``): raise :class:`PipelineError` for them.
         """
@@ -271,9 +275,12 @@ class Pipeline:
                 import annotators
                 from annotators.names import pipeline_components
 
+                if annotator_options is None:
+                    annotator_options = dict(((config or {}).get("data") or {}).get("annotator_options") or {})
                 nlp = annotators.make_pipeline(
                     kg=None if store_path is None else str(store_path),
                     components=pipeline_components(annotator_components),
+                    **annotator_options,
                 )
         return cls(
             model, tokenizer, info, kg=store, nlp=nlp, device=device, truncate=truncate,

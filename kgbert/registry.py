@@ -13,7 +13,10 @@ transformers' Auto mappings name their classes, so this module imports nothing o
   (``data.annotate``), the run directory records them, and :class:`kgbert.pipeline.Pipeline`
   runs exactly those,
 - ``pipeline_output``: ``f(featurizer, prepared_input) -> dict`` merged into every
-  :class:`~kgbert.pipeline.Pipeline` result (K-BERT: the injected triples), or None.
+  :class:`~kgbert.pipeline.Pipeline` result (K-BERT: the injected triples), or None,
+- ``bert_without_inputs``: given only BERT's inputs the encoder is exactly BERT (default; the
+  conformance suite checks it bit for bit). ``False`` declares an encoder whose heads read its
+  own inputs (SemBERT: the fused word + SRL-label vector): it must then raise a ValueError.
 
 The option sets are derived, never listed by hand: model options are the fields the config class
 adds to ``BertConfig`` (class annotations and ``__init__`` parameters), featuriser options the
@@ -86,6 +89,8 @@ class EncoderSpec:
     annotators: tuple[str, ...] = ()
     pipeline_output: Any = None  # Callable[[featurizer, PreparedInput], dict] | "module:function" | None
     description: str = ""
+    bert_without_inputs: bool = True  # no inputs beyond BERT's gives exactly BERT (conformance checks it);
+    # False: the encoder cannot run without its own inputs and must raise a ValueError then (SemBERT)
     _cache: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     # ------------------------------------------------------------------ classes
@@ -164,6 +169,19 @@ BUILTIN_ENCODERS: tuple[EncoderSpec, ...] = (
         annotators=("kg_entities",),
         pipeline_output="kgbert.data.kbert:knowledge_report",
         description="K-BERT (Liu et al., AAAI 2020): KG triples as branches, soft positions, visible matrix",
+    ),
+    EncoderSpec(
+        name="sembert",
+        config="kgbert.models.configuration_sembert:SemBertConfig",
+        heads={
+            "sequence": "kgbert.models.modeling_sembert:SemBertForSequenceClassification",
+            "token": "kgbert.models.modeling_sembert:SemBertForTokenClassification",
+        },
+        featurizer="kgbert.data.sembert:SemBertFeaturizer",
+        annotators=("words", "srl"),
+        pipeline_output="kgbert.data.sembert:frames_report",
+        description="SemBERT (Zhang et al., AAAI 2020): SRL frames, BiGRU label encoder, word pooling, fusion",
+        bert_without_inputs=False,
     ),
 )
 """The encoders that ship with kgbert (a new built-in encoder is one more entry here)."""

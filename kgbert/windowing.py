@@ -26,7 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Sequence
 
-from annotators import Annotation, Entity
+from annotators import Annotation, Argument, Entity, Frame
 
 if TYPE_CHECKING:  # pragma: no cover
     from kgbert.pipeline import Pipeline, PreparedInput
@@ -60,13 +60,20 @@ def window_tokens(pipe: "Pipeline") -> int:
 
 
 def slice_annotation(ann: Annotation, start: int, end: int) -> Annotation:
-    """``ann`` restricted to ``ann.text[start:end]``: the words and entities wholly inside,
-    shifted (phrases and SRL frames are not used by the encoders and are left out)."""
+    """``ann`` restricted to ``ann.text[start:end]``: the words, entities and SRL frames (those
+    whose predicate is inside, with the arguments wholly inside) shifted (phrases are not used by
+    the encoders and are left out)."""
     ents = [Entity(e.start - start, e.end - start, e.label, e.kg_id,
                    e.name if (e.name is not None or e.kg_id is not None) else None, e.source)
             for e in ann.entities if start <= e.start and e.end <= end]
     words = [(s - start, t - start) for s, t in ann.words if start <= s and t <= end]
-    return Annotation(text=ann.text[start:end], words=words, entities=ents)
+    frames = [
+        Frame((f.predicate[0] - start, f.predicate[1] - start),
+              tuple(Argument(a.role, a.start - start, a.end - start) for a in f.args if start <= a.start and a.end <= end),
+              f.sense)
+        for f in ann.srl if start <= f.predicate[0] and f.predicate[1] <= end
+    ]
+    return Annotation(text=ann.text[start:end], words=words, entities=ents, srl=frames)
 
 
 @dataclass

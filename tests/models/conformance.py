@@ -179,7 +179,15 @@ class EncoderConformance:
 
     @pytest.mark.parametrize("task", ["sequence", "token"])
     def test_no_extra_inputs_gives_exactly_berts_logits(self, encoder, ckpt, kg, task):
+        """Exactly BERT without the encoder's inputs, or (``bert_without_inputs=False`` declared in
+        its registry entry) a clear ValueError instead of a silent different function."""
         model = self.model(encoder, ckpt, task)
+        if not get_encoder(encoder).bert_without_inputs:
+            _, _, batch = self.batch(encoder, ckpt, kg, task, labels=False)
+            plain = {k: batch[k] for k in ("input_ids", "attention_mask", "token_type_ids")}
+            with torch.no_grad(), pytest.raises(ValueError, match="needs"):
+                model(**plain)
+            return
         bert = self.model("bert", ckpt, task)
         state = model.state_dict()
         bert.load_state_dict({k: state[k] for k in bert.state_dict()})
