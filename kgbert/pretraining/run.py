@@ -22,7 +22,6 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Sequence
 
-import numpy as np
 import torch
 from transformers import BertConfig, Trainer, TrainerCallback, TrainingArguments, set_seed
 from transformers.trainer_utils import get_last_checkpoint

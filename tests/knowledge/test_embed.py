@@ -36,7 +36,7 @@ def test_store_ids_are_preserved(tmp_path):
     got = {(data.entity_names[h], data.relation_names[r], data.entity_names[t])
            for h, r, t in data.splits["train"].tolist()}
     assert got == set(kg.iter_triples())
-    for h, r, t in data.splits["train"].tolist():  # ids are the store's, not a relabelling
+    for h, r, _t in data.splits["train"].tolist():  # ids are the store's, not a relabelling
         assert kg.entity_id(data.entity_names[h]) == h and kg.relation_id(data.relation_names[r]) == r
 
 

@@ -55,9 +55,8 @@ def test_mlm_rate_and_80_10_10(tok):
 @pytest.mark.parametrize("strategy", ["mlm", "wwm", "ernie"])
 def test_specials_and_padding_never_masked(tok, strategy):
     col = build_collator(strategy, tok, seed=3, mlm_probability=0.5)
-    rng = np.random.default_rng(0)
     feats = []
-    for k, f in enumerate(_features(64, 40, vary=True)):
+    for f in _features(64, 40, vary=True):
         ids = list(f["input_ids"])
         ids[len(ids) // 2] = 3  # a [SEP] inside (document boundary)
         wid = [-1] + [i // 2 for i in range(len(ids) - 2)] + [-1]
