@@ -22,6 +22,7 @@ if ! "$VENV/bin/python" -c "import torch" >/dev/null 2>&1; then
   # shellcheck disable=SC2086
   "$VENV/bin/python" -m pip install -q "torch==2.13.0" ${TORCH_PIP_ARGS:-}
 fi
-"$VENV/bin/python" -m pip install -q -e ".[dev]"
+# kge (PyKEEN) too, so that make test runs the KG-embedding tests (they skip without it)
+"$VENV/bin/python" -m pip install -q -e ".[dev,kge]"
 "$VENV/bin/python" -c "import torch, transformers; print('[setup] torch', torch.__version__, '| transformers', transformers.__version__)"
 touch "$VENV/.kgbert-setup"
