@@ -37,7 +37,6 @@ and never receives a gradient (a buffer, not a parameter).
 """
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
@@ -82,12 +81,11 @@ class EntitySelfAttention(nn.Module):
             return x.view(B, L, h, D // h).transpose(1, 2)  # (B, h, L, d)
 
         q, k, v = split(self.query(e)), split(self.key(e)), split(self.value(e))
-        scores = torch.matmul(q, k.transpose(-1, -2)) / math.sqrt(D // h)  # (B, h, L, L)
-        # finite mask: a row with no entity key gets uniform weights (no NaN), zeroed below
-        neg = torch.finfo(scores.dtype).min
-        scores = scores.masked_fill(~mask[:, None, None, :], neg)
-        probs = self.attn_dropout(torch.softmax(scores, dim=-1))
-        ctx = torch.matmul(probs, v).transpose(1, 2).reshape(B, L, D)
+        # finite additive mask: a row with no entity key gets uniform weights (no NaN), zeroed below
+        bias = torch.zeros(mask.shape, dtype=q.dtype, device=q.device).masked_fill(~mask, torch.finfo(q.dtype).min)
+        ctx = nn.functional.scaled_dot_product_attention(
+            q, k, v, attn_mask=bias[:, None, None, :], dropout_p=self.attn_dropout.p if self.training else 0.0,
+        ).transpose(1, 2).reshape(B, L, D)  # (B, L, De)
         out = self.LayerNorm(self.dropout(self.dense(ctx)) + e)
         return out * mask.unsqueeze(-1).to(out.dtype)
 
@@ -110,6 +108,8 @@ class ErnieThuPreTrainedModel(KgEncoderPreTrainedModel):
 
     config_class = ErnieThuConfig
     config: ErnieThuConfig
+    entity_table: torch.Tensor  # (num_entities + 1, entity_dim) frozen buffer
+    entity_fusion: nn.ModuleList
 
     def build_backbone(self, config: Any, add_pooling_layer: bool) -> BertModel:  # type: ignore[override]
         if config.entity_embeddings and not config.num_entities:
@@ -164,7 +164,7 @@ class ErnieThuPreTrainedModel(KgEncoderPreTrainedModel):
             if i < start:
                 hidden = layer.feed_forward_chunk(att)  # BertLayer.forward, unrolled to keep the weights
             else:
-                fusion = self.entity_fusion[i - start]
+                fusion: EntityFusion = self.entity_fusion[i - start]  # type: ignore[assignment]
                 ent = fusion.attention(ent, emask)
                 inter = layer.intermediate
                 h = inter.intermediate_act_fn(inter.dense(att) + fusion.entity_in(ent))
@@ -186,7 +186,7 @@ def _resolve_export(config: ErnieThuConfig) -> None:
     """Fill ``num_entities``, ``entity_dim`` and ``kg_build_id`` from the export's files."""
     from knowledge.embed import load_embeddings
 
-    emb = load_embeddings(config.entity_embeddings, build_id=config.kg_build_id)  # BuildMismatchError
+    emb = load_embeddings(str(config.entity_embeddings), build_id=config.kg_build_id)  # BuildMismatchError
     config.num_entities = emb.num_entities
     config.entity_dim = emb.dim
     config.kg_build_id = emb.build_id
@@ -195,7 +195,7 @@ def _resolve_export(config: ErnieThuConfig) -> None:
 def _export_table(config: ErnieThuConfig) -> torch.Tensor:
     from knowledge.embed import load_embeddings
 
-    emb = load_embeddings(config.entity_embeddings, build_id=config.kg_build_id)
+    emb = load_embeddings(str(config.entity_embeddings), build_id=config.kg_build_id)
     if emb.num_entities != config.num_entities or emb.dim != config.entity_dim:
         raise ValueError(f"the export at {config.entity_embeddings} has {emb.num_entities} x {emb.dim} "
                          f"entity vectors, the model config {config.num_entities} x {config.entity_dim}")
