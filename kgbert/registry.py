@@ -183,6 +183,18 @@ BUILTIN_ENCODERS: tuple[EncoderSpec, ...] = (
         description="SemBERT (Zhang et al., AAAI 2020): SRL frames, BiGRU label encoder, word pooling, fusion",
         bert_without_inputs=False,
     ),
+    EncoderSpec(
+        name="ernie_thu",
+        config="kgbert.models.configuration_ernie_thu:ErnieThuConfig",
+        heads={
+            "sequence": "kgbert.models.modeling_ernie_thu:ErnieThuForSequenceClassification",
+            "token": "kgbert.models.modeling_ernie_thu:ErnieThuForTokenClassification",
+        },
+        featurizer="kgbert.data.ernie_thu:ErnieThuFeaturizer",
+        annotators=("kg_entities",),
+        pipeline_output="kgbert.data.ernie_thu:entities_report",
+        description="ERNIE, Tsinghua (Zhang et al., ACL 2019): frozen KG entity vectors fused into BERT's last layers",
+    ),
 )
 """The encoders that ship with kgbert (a new built-in encoder is one more entry here)."""
 

@@ -108,8 +108,10 @@ class EncoderConformance:
         spec = get_encoder(encoder)
         params = inspect.signature(spec.featurizer_class.__init__).parameters
         defaults = {o: params[o].default for o in spec.featurizer_options if params[o].default is not inspect._empty}
+        # an option may belong to both sides (ERNIE-THU: the entity table's export): one dict for both
+        options = {**{o: getattr(spec.config_class(), o) for o in spec.model_options}, **defaults}
         feat = build_featurizer(encoder, load_tokenizer(ckpt), task="sequence", label_list=CLASSES, max_length=32,
-                                kg=kg, **defaults, **{o: getattr(spec.config_class(), o) for o in spec.model_options})
+                                kg=kg, **options)
         assert isinstance(feat, spec.featurizer_class)
 
     @pytest.mark.parametrize("task", ["sequence", "pair", "token"])
