@@ -4,7 +4,8 @@ An entry names (classes directly, or ``"module:attribute"`` strings resolved on 
 transformers' Auto mappings name their classes, so this module imports nothing of kgbert):
 
 - ``config``: the config class (a :class:`transformers.BertConfig` subclass with its own ``model_type``),
-- ``heads``: head kind -> model class (``"sequence"``, ``"token"``; later ``"mlm"``...). The
+- ``heads``: head kind -> model class (``"sequence"``, ``"token"``, optionally ``"mlm"``: the
+  masked-LM pretraining head, registered with ``AutoModelForMaskedLM``). The
   head kind of each fine-tuning task is :data:`kgbert.constants.TASK_HEADS`; the Auto class each
   head kind registers with is :data:`HEAD_AUTO_CLASSES`,
 - ``featurizer``: the featuriser class (a :class:`kgbert.data.featurize.Featurizer` subclass),
@@ -39,6 +40,7 @@ from kgbert.constants import TASK_HEADS, TASKS
 HEAD_AUTO_CLASSES: dict[str, str] = {
     "sequence": "transformers:AutoModelForSequenceClassification",
     "token": "transformers:AutoModelForTokenClassification",
+    "mlm": "transformers:AutoModelForMaskedLM",
 }
 """Head kind -> the transformers Auto class its model classes are registered with."""
 
@@ -154,6 +156,7 @@ BUILTIN_ENCODERS: tuple[EncoderSpec, ...] = (
         heads={
             "sequence": "kgbert.models.modeling_bert_baseline:BertBaselineForSequenceClassification",
             "token": "kgbert.models.modeling_bert_baseline:BertBaselineForTokenClassification",
+            "mlm": "kgbert.models.modeling_bert_baseline:BertBaselineForMaskedLM",
         },
         featurizer="kgbert.data.featurize:Featurizer",
         description="plain BERT (the control in every comparison)",
@@ -164,6 +167,7 @@ BUILTIN_ENCODERS: tuple[EncoderSpec, ...] = (
         heads={
             "sequence": "kgbert.models.modeling_kbert:KBertForSequenceClassification",
             "token": "kgbert.models.modeling_kbert:KBertForTokenClassification",
+            "mlm": "kgbert.models.modeling_kbert:KBertForMaskedLM",
         },
         featurizer="kgbert.data.kbert:KBertFeaturizer",
         annotators=("kg_entities",),

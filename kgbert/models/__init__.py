@@ -12,15 +12,18 @@ from kgbert.models.configuration_bert_baseline import BertBaselineConfig
 from kgbert.models.configuration_kbert import KBertConfig
 from kgbert.models.heads import SequenceClassificationHead, TokenClassificationHead
 from kgbert.models.modeling_base import (
+    EncoderForMaskedLM,
     EncoderForSequenceClassification,
     EncoderForTokenClassification,
     KgEncoderPreTrainedModel,
 )
 from kgbert.models.modeling_bert_baseline import (
+    BertBaselineForMaskedLM,
     BertBaselineForSequenceClassification,
     BertBaselineForTokenClassification,
 )
 from kgbert.models.modeling_kbert import (
+    KBertForMaskedLM,
     KBertForSequenceClassification,
     KBertForTokenClassification,
     knowledge_visible_mask,
@@ -40,10 +43,13 @@ __all__ = [
     "SequenceClassificationHead",
     "TokenClassificationHead",
     "KgEncoderPreTrainedModel",
+    "EncoderForMaskedLM",
     "EncoderForSequenceClassification",
     "EncoderForTokenClassification",
+    "BertBaselineForMaskedLM",
     "BertBaselineForSequenceClassification",
     "BertBaselineForTokenClassification",
+    "KBertForMaskedLM",
     "KBertForSequenceClassification",
     "KBertForTokenClassification",
     "knowledge_visible_mask",

@@ -12,8 +12,8 @@ changes only what it changes, the way transformers' ``modular_ernie.py`` subclas
   inputs (K-BERT: ``anchor_ids``, ``branch_ids``) and pass them where they belong. Its signature
   is the encoder's input contract: :attr:`encoder_input_names` is derived from it.
 
-The head classes (:class:`EncoderForSequenceClassification`, :class:`EncoderForTokenClassification`)
-are mixed in per encoder, after the encoder's own base so that its ``config_class`` and
+The head classes (:class:`EncoderForSequenceClassification`, :class:`EncoderForTokenClassification`,
+:class:`EncoderForMaskedLM`) are mixed in per encoder, after the encoder's own base so that its ``config_class`` and
 ``encode`` win (``class KBertForTokenClassification(KBertPreTrainedModel,
 EncoderForTokenClassification)``); their ``forward`` passes ``output_hidden_states``/``output_attentions``
 through and returns them, and computes a loss only when ``labels`` are given.
@@ -21,17 +21,19 @@ through and returns them, and computes a loss only when ``labels`` are given.
 from __future__ import annotations
 
 import inspect
-from typing import Any
+from typing import Any, cast
 
 import torch
 from transformers.modeling_outputs import (
     BaseModelOutputWithPoolingAndCrossAttentions,
+    MaskedLMOutput,
     SequenceClassifierOutput,
     TokenClassifierOutput,
 )
-from transformers.models.bert.modeling_bert import BertModel, BertPreTrainedModel
+from transformers.models.bert.modeling_bert import BertModel, BertOnlyMLMHead, BertPreTrainedModel
 
 from kgbert.models.heads import SequenceClassificationHead, TokenClassificationHead
+from kgbert.objectives.mlm import MaskedLM
 
 BERT_INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids", "position_ids")
 
@@ -165,9 +167,62 @@ class EncoderForTokenClassification(KgEncoderPreTrainedModel):
         return res
 
 
+class EncoderForMaskedLM(KgEncoderPreTrainedModel):
+    """Encoder + BERT's MLM head (``cls.predictions``, decoder tied to the word embeddings), for
+    knowledge-aware pretraining (head kind ``"mlm"``).
+
+    The weights are named as in transformers' ``BertForMaskedLM`` (``bert.*`` without pooler,
+    ``cls.predictions.*``), so a plain BERT MLM checkpoint loads into it. With ``labels`` the
+    vocabulary projection is computed only at the labelled positions
+    (:meth:`kgbert.objectives.mlm.MaskedLM.logits_and_loss`): ``logits`` is then (N, V) for the N
+    positions whose label is not -100, in row-major order; without labels it is (B, L, V).
+    """
+
+    _tied_weights_keys = {
+        "cls.predictions.decoder.weight": "bert.embeddings.word_embeddings.weight",
+        "cls.predictions.decoder.bias": "cls.predictions.bias",
+    }
+
+    def __init__(self, config: Any) -> None:
+        super().__init__(config)
+        self.bert = self.build_backbone(config, add_pooling_layer=False)
+        self.cls = BertOnlyMLMHead(config)
+        self.post_init()
+
+    def get_output_embeddings(self) -> torch.nn.Module:
+        return self.cls.predictions.decoder
+
+    def set_output_embeddings(self, new_embeddings: torch.nn.Linear) -> None:
+        self.cls.predictions.decoder = new_embeddings
+        self.cls.predictions.bias = new_embeddings.bias
+
+    def forward(
+        self,
+        input_ids: torch.Tensor | None = None,  # (B, L)
+        attention_mask: torch.Tensor | None = None,  # (B, L)
+        token_type_ids: torch.Tensor | None = None,  # (B, L)
+        position_ids: torch.Tensor | None = None,  # (B, L)
+        labels: torch.Tensor | None = None,  # (B, L), -100 where nothing is predicted
+        output_attentions: bool | None = None,
+        output_hidden_states: bool | None = None,
+        **encoder_inputs: torch.Tensor | None,
+    ) -> MaskedLMOutput:
+        out = self.encode(
+            input_ids, attention_mask, token_type_ids, position_ids,
+            output_attentions=output_attentions, output_hidden_states=output_hidden_states, **encoder_inputs,
+        )
+        sequence_output = cast(torch.Tensor, out.last_hidden_state)  # (B, L, H)
+        if labels is None:
+            return MaskedLMOutput(logits=self.cls(sequence_output), hidden_states=out.hidden_states,
+                                  attentions=out.attentions)  # (B, L, V)
+        logits, loss = MaskedLM.logits_and_loss(self.cls, sequence_output, labels)  # (N, V)
+        return MaskedLMOutput(loss=loss, logits=logits, hidden_states=out.hidden_states, attentions=out.attentions)
+
+
 __all__ = [
     "BERT_INPUT_NAMES",
     "KgEncoderPreTrainedModel",
+    "EncoderForMaskedLM",
     "EncoderForSequenceClassification",
     "EncoderForTokenClassification",
 ]

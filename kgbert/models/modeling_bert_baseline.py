@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from kgbert.models.configuration_bert_baseline import BertBaselineConfig
 from kgbert.models.modeling_base import (
+    EncoderForMaskedLM,
     EncoderForSequenceClassification,
     EncoderForTokenClassification,
     KgEncoderPreTrainedModel,
@@ -28,7 +29,12 @@ class BertBaselineForTokenClassification(BertBaselinePreTrainedModel, EncoderFor
     """BERT + per-position classifier (NER)."""
 
 
+class BertBaselineForMaskedLM(BertBaselinePreTrainedModel, EncoderForMaskedLM):
+    """BERT + BERT's MLM head (tied to the word embeddings), the loss only at labelled positions."""
+
+
 __all__ = [
+    "BertBaselineForMaskedLM",
     "BertBaselinePreTrainedModel",
     "BertBaselineForSequenceClassification",
     "BertBaselineForTokenClassification",

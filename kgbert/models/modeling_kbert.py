@@ -23,6 +23,7 @@ from transformers.modeling_outputs import BaseModelOutputWithPoolingAndCrossAtte
 
 from kgbert.models.configuration_kbert import KBertConfig
 from kgbert.models.modeling_base import (
+    EncoderForMaskedLM,
     EncoderForSequenceClassification,
     EncoderForTokenClassification,
     KgEncoderPreTrainedModel,
@@ -100,7 +101,13 @@ class KBertForTokenClassification(KBertPreTrainedModel, EncoderForTokenClassific
     """K-BERT + per-position classifier (NER); injected positions carry label -100."""
 
 
+class KBertForMaskedLM(KBertPreTrainedModel, EncoderForMaskedLM):
+    """K-BERT + BERT's MLM head: knowledge-aware pretraining over the sentence tree (soft positions,
+    visible matrix); the loss only at labelled positions (give injected positions label -100)."""
+
+
 __all__ = [
+    "KBertForMaskedLM",
     "knowledge_visible_mask",
     "visible_to_additive_mask",
     "KBertPreTrainedModel",

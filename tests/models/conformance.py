@@ -13,7 +13,12 @@ import inspect
 
 import pytest
 import torch
-from transformers import AutoModelForSequenceClassification, AutoModelForTokenClassification
+from transformers import (
+    AutoModelForMaskedLM,
+    AutoModelForSequenceClassification,
+    AutoModelForTokenClassification,
+    BertForMaskedLM,
+)
 
 from annotators import Annotation, Entity
 from kgbert.checkpoints import load_tokenizer, make_random_checkpoint
@@ -21,7 +26,9 @@ from kgbert.constants import IGNORE_INDEX
 from kgbert.data import Example, build_featurizer
 from kgbert.data.featurize import Featurizer
 from kgbert.models import build_model
+from kgbert.models.auto import _backbone_config_dict
 from kgbert.models.modeling_base import BERT_INPUT_NAMES
+from kgbert.objectives.mlm import MaskedLM
 from kgbert.registry import get_encoder
 from tests.models._kg import FRUIT_SPO, make_kg
 from tests.models._tiny import TEXTS
@@ -197,3 +204,116 @@ class EncoderConformance:
         plain = {k: batch[k] for k in ("input_ids", "attention_mask", "token_type_ids")}
         with torch.no_grad():
             assert torch.equal(model(**plain).logits, bert(**plain).logits)
+
+    # ------------------------------------------------------------------ the "mlm" head (pretraining)
+    def mlm_model(self, encoder, ckpt, attn="eager"):
+        """The encoder's "mlm" model with every weight of the plain BERT MLM checkpoint ``ckpt``."""
+        spec = get_encoder(encoder)
+        if "mlm" not in spec.heads:
+            pytest.skip(f"encoder {encoder!r} declares no 'mlm' head")
+        config = spec.config_class(**_backbone_config_dict(ckpt, {"attn_implementation": attn}))
+        model, info = spec.model_class("mlm").from_pretrained(
+            ckpt, config=config, attn_implementation=attn, local_files_only=True, output_loading_info=True)
+        assert not info["missing_keys"], info  # bert.* and cls.predictions.* of BertForMaskedLM load
+        return model.eval()
+
+    def mlm_batch(self, encoder, ckpt, kg):
+        """A sequence batch with MLM labels: the token id at every 3rd real position, -100 elsewhere."""
+        _, _, batch = self.batch(encoder, ckpt, kg, "sequence", labels=False)
+        ids, mask = batch["input_ids"], batch["attention_mask"]
+        pick = (torch.arange(ids.shape[1])[None, :] % 3 == 1) & mask.bool()
+        labels = torch.where(pick, ids, torch.full_like(ids, IGNORE_INDEX))
+        return batch, labels
+
+    def test_mlm_head_is_declared_or_a_clear_error(self, encoder):
+        spec = get_encoder(encoder)
+        if "mlm" not in spec.heads:
+            with pytest.raises(ValueError, match=f"{encoder!r} has no 'mlm' head"):
+                spec.model_class("mlm")
+            return
+        cls = spec.model_class("mlm")
+        assert cls.config_class is spec.config_class
+        assert set(cls.encoder_input_names()) == set(spec.model_class("sequence").encoder_input_names())
+
+    def test_mlm_save_and_load_through_auto_model_for_masked_lm(self, encoder, ckpt, kg, tmp_path):
+        model = self.mlm_model(encoder, ckpt)
+        batch, labels = self.mlm_batch(encoder, ckpt, kg)
+        model.save_pretrained(tmp_path)
+        back = AutoModelForMaskedLM.from_pretrained(tmp_path, attn_implementation="eager").eval()
+        assert type(back) is type(model)
+        assert back.cls.predictions.decoder.weight is back.bert.embeddings.word_embeddings.weight  # tied
+        with torch.no_grad():
+            assert torch.equal(model(**batch).logits, back(**batch).logits)
+            assert torch.equal(model(**batch, labels=labels).loss, back(**batch, labels=labels).loss)
+
+    def test_mlm_loss_only_with_labels(self, encoder, ckpt, kg):
+        model = self.mlm_model(encoder, ckpt)
+        batch, labels = self.mlm_batch(encoder, ckpt, kg)
+        out = model(**batch)
+        assert out.loss is None and out.logits.shape == (*batch["input_ids"].shape, model.config.vocab_size)
+        out = model(**batch, labels=labels)
+        assert out.loss is not None and out.loss.dim() == 0 and torch.isfinite(out.loss)
+        out.loss.backward()
+        assert model.cls.predictions.transform.dense.weight.grad is not None
+        assert model.bert.embeddings.word_embeddings.weight.grad is not None
+
+    def test_mlm_sparse_logits_and_loss_ignore_minus_100(self, encoder, ckpt, kg):
+        """Sparse logits == the dense head's at the labelled positions; the loss is the mean
+        cross-entropy there, and nothing at a -100 position (its hidden state, so its logits) counts."""
+        model = self.mlm_model(encoder, ckpt)
+        batch, labels = self.mlm_batch(encoder, ckpt, kg)
+        keep = labels != IGNORE_INDEX
+        assert keep.any() and (~keep).any()
+        with torch.no_grad():
+            dense = model(**batch).logits  # (B, L, V)
+            out = model(**batch, labels=labels, output_hidden_states=True)
+            assert out.logits.shape == (int(keep.sum()), model.config.vocab_size)
+            assert torch.allclose(out.logits, dense[keep], atol=1e-5)
+            assert torch.allclose(out.loss, torch.nn.functional.cross_entropy(dense[keep], labels[keep]), atol=1e-5)
+            hidden = out.hidden_states[-1]
+            noisy = torch.where(keep[..., None], hidden, torch.randn_like(hidden) * 10)
+            _, loss_noisy = MaskedLM.logits_and_loss(model.cls, noisy, labels)
+            assert torch.allclose(loss_noisy, out.loss, atol=1e-6)
+            more = labels.clone()  # the same check can fail: one more labelled position changes the loss
+            pos = (~keep & batch["attention_mask"].bool()).nonzero()[0]
+            more[pos[0], pos[1]] = (int(batch["input_ids"][pos[0], pos[1]]) + 1) % model.config.vocab_size
+            assert not torch.allclose(model(**batch, labels=more).loss, out.loss)
+
+    def test_mlm_hidden_states_and_attentions_are_returned(self, encoder, ckpt, kg):
+        model = self.mlm_model(encoder, ckpt)
+        batch, labels = self.mlm_batch(encoder, ckpt, kg)
+        with torch.no_grad():
+            out = model(**batch, labels=labels, output_hidden_states=True, output_attentions=True)
+            plain = model(**batch, labels=labels)
+        B, L = batch["input_ids"].shape
+        assert len(out.hidden_states) == TINY["num_hidden_layers"] + 1
+        assert all(h.shape == (B, L, TINY["hidden_size"]) for h in out.hidden_states)
+        assert len(out.attentions) == TINY["num_hidden_layers"]
+        assert all(a.shape == (B, TINY["num_attention_heads"], L, L) for a in out.attentions)
+        assert plain.hidden_states is None and plain.attentions is None
+        assert torch.equal(out.logits, plain.logits)
+
+    def test_mlm_eager_and_sdpa_agree(self, encoder, ckpt, kg):
+        batch, labels = self.mlm_batch(encoder, ckpt, kg)
+        with torch.no_grad():
+            eager = self.mlm_model(encoder, ckpt, "eager")(**batch, labels=labels)
+            sdpa = self.mlm_model(encoder, ckpt, "sdpa")(**batch, labels=labels)
+        assert torch.allclose(eager.logits, sdpa.logits, atol=1e-4)
+        assert torch.allclose(eager.loss, sdpa.loss, atol=1e-5)
+
+    def test_mlm_no_extra_inputs_gives_bert_for_masked_lm(self, encoder, ckpt, kg):
+        """Given only BERT's inputs, the encoder's MLM model is transformers' BertForMaskedLM with the
+        same weights: the same (B, L, V) logits, and at the labelled positions the same logits and loss."""
+        model = self.mlm_model(encoder, ckpt)
+        if not get_encoder(encoder).bert_without_inputs:
+            pytest.skip(f"encoder {encoder!r} is not BERT without its inputs")
+        bert = BertForMaskedLM.from_pretrained(ckpt, attn_implementation="eager", local_files_only=True).eval()
+        batch, labels = self.mlm_batch(encoder, ckpt, kg)
+        plain = {k: batch[k] for k in ("input_ids", "attention_mask", "token_type_ids")}
+        keep = labels != IGNORE_INDEX
+        with torch.no_grad():
+            ref = bert(**plain, labels=labels)
+            assert torch.equal(model(**plain).logits, bert(**plain).logits)
+            ours = model(**plain, labels=labels)
+            assert torch.allclose(ours.logits, ref.logits[keep], atol=1e-5)
+            assert torch.allclose(ours.loss, ref.loss, atol=1e-5)
