@@ -271,6 +271,7 @@ class EncoderConformance:
             assert torch.allclose(out.logits, dense[keep], atol=1e-5)
             assert torch.allclose(out.loss, torch.nn.functional.cross_entropy(dense[keep], labels[keep]), atol=1e-5)
             hidden = out.hidden_states[-1]
+            assert torch.allclose(hidden, model.encode(**batch).last_hidden_state, atol=1e-6)  # its own inputs reach encode
             noisy = torch.where(keep[..., None], hidden, torch.randn_like(hidden) * 10)
             _, loss_noisy = MaskedLM.logits_and_loss(model.cls, noisy, labels)
             assert torch.allclose(loss_noisy, out.loss, atol=1e-6)
