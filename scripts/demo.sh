@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make demo`: the whole path on the bundled defaults, in a few minutes on 2 CPU cores.
 #   1. build the demo KG store (knowledge/data/demo_kg.spo -> runs/demo/demo_kg.sqlite)
-#   2. fine-tune a tiny random-init K-BERT for medical NER with that KG (configs/demo_ner_kbert.yaml;
+#   2. fine-tune K-BERT for medical NER with that KG from the project's pretrained small Chinese BERT
+#      (backbones/kgbert-zh-small-wwm; configs/demo_ner_kbert.yaml;
 #      needs the public medical_ner data under ${KGBERT_SHARED_DATA:-../shared/data}, else skipped)
 #   3. annotated inference on a few example sentences (python -m kgbert.predict): a Markdown table
 #      of the entities found and the KG triples K-BERT injected for them.
@@ -27,7 +28,7 @@ cat > "$OUT/examples.txt" <<'EOF'
 EOF
 
 if [ -f "$DATA/medical_ner/train.tsv" ] && [ -f "$DATA/kg_medical/Medical.spo" ]; then
-  echo "== 2/3 fine-tune a tiny K-BERT on medical_ner with the demo KG -> $RUN"
+  echo "== 2/3 fine-tune K-BERT (pretrained backbone: backbones/kgbert-zh-small-wwm) on medical_ner with the demo KG -> $RUN"
   # a demo run written before run directories carried the .kgbert-run marker: it is this demo's
   # own output (config + best checkpoint), so mark it for `overwrite: true` to replace
   if [ -d "$RUN" ] && [ ! -e "$RUN/.kgbert-run" ] && [ -f "$RUN/config.yaml" ] && [ -f "$RUN/best/kgbert.json" ]; then
@@ -35,7 +36,6 @@ if [ -f "$DATA/medical_ner/train.tsv" ] && [ -f "$DATA/kg_medical/Medical.spo" ]
   fi
   KGBERT_SHARED_DATA="$DATA" nice -n 10 "$PY" -m kgbert.train configs/demo_ner_kbert.yaml \
     output_dir="$RUN" kg.sources=[] kg.path="$OUT/demo_kg.sqlite" \
-    "model.vocab_sources=[$DATA/kg_medical/Medical.spo, knowledge/data/demo_kg.spo]" \
     training.progress=false >"$OUT/train.log" 2>&1 \
     || { echo "training failed; see $OUT/train.log" >&2; tail -n 20 "$OUT/train.log" >&2; exit 1; }
   "$PY" - "$RUN/metrics.json" <<'EOF'
@@ -46,7 +46,7 @@ for split in ("dev", "test"):
     if split in m:
         s = m[split]
         print(f"| {split} | {s['precision']:.3f} | {s['recall']:.3f} | {s['f1']:.3f} |")
-print(f"\n({m['global_step']} steps, {m.get('wall_seconds', 0):.0f} s; entity-level scores of a tiny demo model)")
+print(f"\n({m['global_step']} steps, {m.get('wall_seconds', 0):.0f} s; entity-level scores of a small demo model)")
 EOF
 
   echo "== 3/3 annotated inference: python -m kgbert.predict $RUN --in $OUT/examples.txt --out $OUT/predictions.jsonl --table"

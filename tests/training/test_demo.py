@@ -16,6 +16,7 @@ CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
 @pytest.mark.parametrize("name", ["demo_ner_bert", "demo_ner_kbert"])
 def test_demo_config_trains_and_reloads(tmp_path, monkeypatch, name):
+    monkeypatch.chdir(CONFIGS.parent)  # the demo configs name the shipped backbone relative to the repository root
     monkeypatch.setenv("KGBERT_SHARED_DATA", str(shared_data("medical_ner").parent))
     cfg = load_config(CONFIGS / f"{name}.yaml", [
         f"output_dir={tmp_path / 'run'}", "data.limit_train=32", "data.limit_eval=8", "training.max_steps=3",
