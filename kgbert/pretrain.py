@@ -12,6 +12,7 @@ import json
 import sys
 
 from kgbert.pretraining.config import ConfigError, load_pretrain_config
+from kgbert.train import shutdown_distributed
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -38,6 +39,8 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, CorpusError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    finally:
+        shutdown_distributed()
     print(json.dumps({"run_dir": str(config.run_dir), "global_step": info["global_step"], "tokens_seen": info["tokens_seen"],
                       "heldout": info["heldout"], "unigram_baseline": info["unigram_baseline"]}, ensure_ascii=False, indent=1, default=float))
     return 0

@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     finally:
-        _shutdown_distributed()
+        shutdown_distributed()
     summary = {k: results[k] for k in ("dev", "test") if k in results}
     for v in summary.values():
         v.pop("per_type", None)
@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _shutdown_distributed() -> None:
+def shutdown_distributed() -> None:
     """Under torchrun: tear down the process group before exiting, so no rank exits while gloo's
     threads still run (seen here to abort a rank with "terminate called without an active exception")."""
     import torch.distributed as dist

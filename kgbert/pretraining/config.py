@@ -12,9 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Optional, Sequence
 
-import yaml
 
-from kgbert.training.config import ConfigError, _build, _set_dotted, parse_overrides
+from kgbert.training.config import ConfigError, _build, _set_dotted, parse_overrides, read_yaml_mapping, write_yaml_atomic
 
 
 @dataclass
@@ -169,23 +168,8 @@ def _validate(cfg: PretrainConfig, where: str) -> None:
 
 
 def load_pretrain_config(path: str | os.PathLike, overrides: Sequence[str] = ()) -> PretrainConfig:
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"{path}: no such config file")
-    with open(path, encoding="utf-8") as fh:
-        try:
-            data = yaml.safe_load(fh)
-        except yaml.YAMLError as e:
-            raise ConfigError(f"{path}: invalid YAML: {e}") from None
-    if data is not None and not isinstance(data, dict):
-        raise ConfigError(f"{path}: the top level must be a mapping")
-    return pretrain_config_from_dict(data or {}, str(path), overrides)
+    return pretrain_config_from_dict(read_yaml_mapping(path), str(path), overrides)
 
 
 def dump_pretrain_config(config: PretrainConfig, path: str | os.PathLike) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        yaml.safe_dump(config.to_dict(), fh, allow_unicode=True, sort_keys=False)
-    os.replace(tmp, path)
+    write_yaml_atomic(config.to_dict(), path)

@@ -13,8 +13,9 @@ import argparse
 import json
 import os
 import shutil
-import tempfile
 from pathlib import Path
+
+from kgbert.files import atomic_checkpoint_dir
 
 COPY = ("vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "pretrain.json", "README.md")
 
@@ -25,9 +26,7 @@ def export_checkpoint_dir(src: str | os.PathLike, out: str | os.PathLike, fp16: 
     src, out = Path(src), Path(out)
     if not (src / "config.json").is_file() or not (src / "model.safetensors").is_file():
         raise FileNotFoundError(f"{src} is not a checkpoint directory (config.json + model.safetensors)")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with atomic_checkpoint_dir(out) as tmp:
         tensors = load_file(str(src / "model.safetensors"))
         if fp16:
             tensors = {k: (v.half() if v.is_floating_point() else v) for k, v in tensors.items()}
@@ -43,12 +42,6 @@ def export_checkpoint_dir(src: str | os.PathLike, out: str | os.PathLike, fp16: 
             from kgbert.pretraining.run import write_vocab_txt
 
             write_vocab_txt(load_tokenizer(src), tmp)
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out
 
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
-import tempfile
 from pathlib import Path
+
+from kgbert.files import atomic_checkpoint_dir
 
 
 def reinit_checkpoint(src: str | os.PathLike, out: str | os.PathLike, seed: int = 0) -> Path:
@@ -24,21 +24,13 @@ def reinit_checkpoint(src: str | os.PathLike, out: str | os.PathLike, seed: int 
     src, out = Path(src), Path(out)
     if not (src / "config.json").is_file():
         raise FileNotFoundError(f"{src} is not a checkpoint directory (no config.json)")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with atomic_checkpoint_dir(out) as tmp:
         config = BertConfig.from_pretrained(str(src), local_files_only=True)
         torch.manual_seed(seed)
         BertForMaskedLM(config).save_pretrained(tmp)
         tok = load_tokenizer(src)
         tok.save_pretrained(tmp)
         write_vocab_txt(tok, tmp)
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out
 
 

@@ -283,8 +283,8 @@ def config_from_dict(data: dict, where: str = "<dict>", overrides: Sequence[str]
     return _build(RunConfig, tree, "", where)
 
 
-def load_config(path: str | os.PathLike, overrides: Sequence[str] = ()) -> RunConfig:
-    """Read ``path`` (YAML) into a validated :class:`RunConfig`, then apply ``key=value`` overrides."""
+def read_yaml_mapping(path: str | os.PathLike) -> dict[str, Any]:
+    """A YAML config file's top-level mapping ({} for an empty file); ConfigError naming the file otherwise."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: no such config file")
@@ -295,14 +295,24 @@ def load_config(path: str | os.PathLike, overrides: Sequence[str] = ()) -> RunCo
             raise ConfigError(f"{path}: invalid YAML: {e}") from None
     if data is not None and not isinstance(data, dict):
         raise ConfigError(f"{path}: the top level must be a mapping")
-    return config_from_dict(data or {}, str(path), overrides)
+    return data or {}
 
 
-def dump_config(config: RunConfig, path: str | os.PathLike) -> None:
-    """Write the resolved config as YAML (atomic: temp file + rename)."""
+def write_yaml_atomic(data: dict[str, Any], path: str | os.PathLike) -> None:
+    """Write ``data`` as YAML (atomic: temp file + rename)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "w", encoding="utf-8") as fh:
-        yaml.safe_dump(config.to_dict(), fh, allow_unicode=True, sort_keys=False)
+        yaml.safe_dump(data, fh, allow_unicode=True, sort_keys=False)
     os.replace(tmp, path)
+
+
+def load_config(path: str | os.PathLike, overrides: Sequence[str] = ()) -> RunConfig:
+    """Read ``path`` (YAML) into a validated :class:`RunConfig`, then apply ``key=value`` overrides."""
+    return config_from_dict(read_yaml_mapping(path), str(path), overrides)
+
+
+def dump_config(config: RunConfig, path: str | os.PathLike) -> None:
+    """Write the resolved config as YAML (atomic: temp file + rename)."""
+    write_yaml_atomic(config.to_dict(), path)

@@ -244,3 +244,22 @@ def test_fp16_export_loads_as_float32(tmp_path):
     torch.testing.assert_close(m.bert.embeddings.word_embeddings.weight, w32[k].half().float())
     assert next(build_model("kbert", "token", 3, backbone=str(out)).parameters()).dtype == torch.float32
     assert BertConfig.from_pretrained(str(out)).vocab_size == len((out / "vocab.txt").read_text(encoding="utf-8").splitlines())
+
+
+def test_export_and_reinit_never_replace_a_directory_that_is_not_a_checkpoint(tmp_path):
+    from kgbert.files import atomic_checkpoint_dir
+
+    mine = tmp_path / "notes"
+    mine.mkdir()
+    (mine / "precious.txt").write_text("x", encoding="utf-8")
+    with pytest.raises(FileExistsError, match="not a checkpoint directory"):
+        with atomic_checkpoint_dir(mine) as tmp:
+            (tmp / "config.json").write_text("{}", encoding="utf-8")
+    assert (mine / "precious.txt").read_text(encoding="utf-8") == "x"
+    assert [p.name for p in tmp_path.iterdir()] == ["notes"]  # no temporary left behind
+    ckpt = tmp_path / "ckpt"
+    with atomic_checkpoint_dir(ckpt) as tmp:
+        (tmp / "config.json").write_text("{}", encoding="utf-8")
+    with atomic_checkpoint_dir(ckpt) as tmp:  # a checkpoint dir may be replaced
+        (tmp / "config.json").write_text('{"v": 2}', encoding="utf-8")
+    assert (ckpt / "config.json").read_text(encoding="utf-8") == '{"v": 2}'
