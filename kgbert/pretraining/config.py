@@ -84,7 +84,11 @@ class MaskingConfig:
 class PretrainModelConfig:
     init_from: Optional[str] = None  # local checkpoint dir (bert-base-chinese layout) to continue from
     config: dict[str, Any] = field(default_factory=dict)  # BertConfig values for a from-scratch model
-    objectives: list[str] = field(default_factory=lambda: ["mlm"])  # mlm [+ nsp | sop]
+    objectives: list[str] = field(default_factory=lambda: ["mlm"])  # mlm [+ dea] [+ nsp | sop]
+    # dea (ERNIE-THU): shares of the aligned entity inputs replaced by another candidate / dropped;
+    # the model is ErnieThuForPreTraining (config: entity_embeddings = a KG-embedding export)
+    dea_replace: float = 0.05
+    dea_mask: float = 0.15
     # dropout written into the exported best/config.json (fine-tuning default; pretraining may run
     # without dropout); null keeps the pretraining values
     export_dropout: Optional[float] = 0.1
@@ -162,9 +166,16 @@ def _validate(cfg: PretrainConfig, where: str) -> None:
             raise ConfigError(f"data.corpus[{i}]: format 'examples' needs reader and task (in {where})")
         if not 0 <= src.holdout < 1:
             raise ConfigError(f"data.corpus[{i}].holdout must be in [0, 1) (in {where})")
-    bad = [o for o in cfg.model.objectives if o not in ("mlm", "nsp", "sop")]
+    bad = [o for o in cfg.model.objectives if o not in ("mlm", "nsp", "sop", "dea")]
     if bad or "mlm" not in cfg.model.objectives or ("nsp" in cfg.model.objectives and "sop" in cfg.model.objectives):
-        raise ConfigError(f"model.objectives must be [mlm] plus at most one of nsp/sop, found {cfg.model.objectives} (in {where})")
+        raise ConfigError(f"model.objectives must be [mlm] plus optionally dea and at most one of nsp/sop, "
+                          f"found {cfg.model.objectives} (in {where})")
+    if "dea" in cfg.model.objectives:
+        if m.annotator != "kg_links":
+            raise ConfigError(f"model.objectives dea needs KG links in the corpus: masking.annotator: kg_links "
+                              f"(with annotator_options.kg), found {m.annotator!r} (in {where})")
+        if not cfg.model.config.get("entity_embeddings") and not cfg.model.init_from:
+            raise ConfigError(f"model.objectives dea needs model.config.entity_embeddings (a KG-embedding export) (in {where})")
 
 
 def load_pretrain_config(path: str | os.PathLike, overrides: Sequence[str] = ()) -> PretrainConfig:

@@ -89,10 +89,13 @@ class EvalSet:
 
 @torch.no_grad()
 def masked_accuracy(model: torch.nn.Module, batches: Sequence[dict], device: torch.device | str = "cpu") -> dict[str, float]:
-    """Loss and accuracy of the masked-token predictions over pre-masked batches."""
+    """Loss and accuracy of the masked-token predictions over pre-masked batches (with dEA
+    batches also ``entity_accuracy``: the aligned positions whose entity is ranked first among
+    the batch's candidates, true entity inputs)."""
     was_training = model.training
     model.eval()
     loss_sum, correct, n = 0.0, 0, 0
+    ent_correct, ent_n = 0, 0
     for b in batches:
         b = {k: v.to(device) for k, v in b.items()}
         out = model(**b)
@@ -101,9 +104,15 @@ def masked_accuracy(model: torch.nn.Module, batches: Sequence[dict], device: tor
         loss_sum += torch.nn.functional.cross_entropy(logits.float(), target, reduction="sum").item()
         correct += (logits.argmax(-1) == target).sum().item()
         n += target.numel()
+        if getattr(out, "entity_logits", None) is not None:
+            ent_correct += (out.entity_logits.argmax(-1) == out.entity_targets).sum().item()
+            ent_n += out.entity_targets.numel()
     if was_training:
         model.train()
-    return {"loss": loss_sum / max(n, 1), "accuracy": correct / max(n, 1), "n_predictions": n}
+    res = {"loss": loss_sum / max(n, 1), "accuracy": correct / max(n, 1), "n_predictions": n}
+    if ent_n:
+        res["entity_accuracy"] = ent_correct / ent_n
+    return res
 
 
 class TimeBudget:
@@ -196,6 +205,8 @@ class PretrainTrainer(Trainer):
             r = masked_accuracy(self.model, es.batches, self.args.device)
             metrics[f"{metric_key_prefix}_{name}_accuracy"] = r["accuracy"]
             metrics[f"{metric_key_prefix}_{name}_loss"] = r["loss"]
+            if "entity_accuracy" in r:
+                metrics[f"{metric_key_prefix}_{name}_entity_accuracy"] = r["entity_accuracy"]
             total["loss"] += r["loss"] * r["n_predictions"]
             total["correct"] += r["accuracy"] * r["n_predictions"]
             total["n"] += r["n_predictions"]
@@ -287,9 +298,12 @@ def prepare_annotations(config: PretrainConfig) -> dict[str, Any] | None:
 
 
 def build_pretraining_model(config: PretrainConfig, tokenizer) -> torch.nn.Module:
-    """``BertForSparseMaskedLM`` (mlm only) or ``BertForSparsePreTraining`` (mlm + nsp/sop)."""
+    """``BertForSparseMaskedLM`` (mlm only), ``BertForSparsePreTraining`` (mlm + nsp/sop) or
+    ``ErnieThuForPreTraining`` (dea)."""
     from kgbert.models.modeling_pretraining import BertForSparseMaskedLM, BertForSparsePreTraining
 
+    if "dea" in config.model.objectives:
+        return _build_ernie_thu(config, tokenizer)
     model_cls = BertForSparsePreTraining if any(o in ("nsp", "sop") for o in config.model.objectives) else BertForSparseMaskedLM
 
     if config.model.init_from:
@@ -305,6 +319,32 @@ def build_pretraining_model(config: PretrainConfig, tokenizer) -> torch.nn.Modul
     bc = BertConfig(vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id, **cfg)
     set_seed(config.seed)
     return model_cls(bc)
+
+
+def _build_ernie_thu(config: PretrainConfig, tokenizer) -> torch.nn.Module:
+    """ERNIE-THU for dEA: from ``model.init_from`` (a BERT checkpoint: its text layers and MLM head
+    load, the entity parts start fresh; or an ERNIE-THU checkpoint) or from scratch; the entity
+    table comes from ``model.config.entity_embeddings`` (or the ERNIE-THU checkpoint)."""
+    from kgbert.models.configuration_ernie_thu import ErnieThuConfig
+    from kgbert.models.loading import load_backbone
+    from kgbert.models.modeling_ernie_thu import ErnieThuForPreTraining
+
+    overrides = dict(config.model.config)
+    if config.model.init_from:
+        path = config.model.init_from
+        if not os.path.isfile(os.path.join(path, "config.json")):
+            raise ConfigError(f"model.init_from: {path!r} is not a checkpoint directory (no config.json)")
+        base = BertConfig.from_pretrained(path, local_files_only=True).to_dict()
+        for key in ("model_type", "architectures", "transformers_version", "_name_or_path"):
+            base.pop(key, None)
+        cfg = ErnieThuConfig(**{**base, **overrides})
+        if cfg.vocab_size != len(tokenizer):
+            raise ConfigError(f"model.init_from: vocab_size {cfg.vocab_size} != tokenizer size {len(tokenizer)} in {path}")
+        return load_backbone(ErnieThuForPreTraining, path, config=cfg, local_files_only=True)
+    cfg = ErnieThuConfig(vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id,
+                         **{"max_position_embeddings": 512, "type_vocab_size": 2, **overrides})
+    set_seed(config.seed)
+    return ErnieThuForPreTraining(cfg)
 
 
 def training_arguments(config: PretrainConfig, run_dir: Path, has_eval: bool) -> TrainingArguments:
@@ -340,7 +380,8 @@ def training_arguments(config: PretrainConfig, run_dir: Path, has_eval: bool) ->
         ddp_backend=t.ddp_backend,
         disable_tqdm=not t.progress,
         remove_unused_columns=False,
-        label_names=["labels", "next_sentence_label"] if any(o in ("nsp", "sop") for o in config.model.objectives) else ["labels"],
+        label_names=["labels", *(["entity_labels"] if "dea" in config.model.objectives else []),
+                     *(["next_sentence_label"] if any(o in ("nsp", "sop") for o in config.model.objectives) else [])],
         use_cpu=not torch.cuda.is_available(),
     )
 
@@ -363,7 +404,8 @@ def export_checkpoint(trainer: Trainer, out_dir: Path, info: dict[str, Any], exp
         cfg_path = tmp / "config.json"
         with open(cfg_path, encoding="utf-8") as fh:
             cfg = json.load(fh)
-        cfg["architectures"] = ["BertForPreTraining" if "PreTraining" in type(trainer.model).__name__ else "BertForMaskedLM"]
+        if cfg.get("model_type") == "bert":
+            cfg["architectures"] = ["BertForPreTraining" if "PreTraining" in type(trainer.model).__name__ else "BertForMaskedLM"]
         if export_dropout is not None:
             info = {**info, "pretraining_dropout": {k: cfg.get(k) for k in ("hidden_dropout_prob", "attention_probs_dropout_prob")}}
             cfg["hidden_dropout_prob"] = cfg["attention_probs_dropout_prob"] = export_dropout
@@ -484,6 +526,16 @@ def run_pretraining(config: PretrainConfig, *, callbacks: Sequence[TrainerCallba
         "mlm", tokenizer, mlm_probability=m.mlm_probability, mask_replace=m.mask_replace,
         random_replace=m.random_replace, static=False, seed=config.seed + EVAL_SEED_OFFSET,
     )
+    model = build_pretraining_model(config, tokenizer)
+    from kgbert.objectives import entity_objective
+
+    dea = entity_objective(config.model.objectives, replace=config.model.dea_replace, mask=config.model.dea_mask)
+    if dea is not None:
+        from kgbert.data.collators import EntityCollator
+
+        n_ent = int(getattr(model.config, "num_entities", 0))
+        collator = EntityCollator(collator, dea, num_entities=n_ent, seed=config.seed)  # type: ignore[assignment]
+        eval_collator = EntityCollator(eval_collator, dea, num_entities=n_ent, seed=config.seed, corrupt=False)  # type: ignore[assignment]
     eval_sets = {}
     for s in sources:
         if s.holdout > 0:
@@ -499,7 +551,6 @@ def run_pretraining(config: PretrainConfig, *, callbacks: Sequence[TrainerCallba
     else:
         train_data = PairedCorpus(sources, tokenizer, config.data.max_length, seed=config.seed,
                                   shuffle_buffer=config.data.shuffle_buffer, annotated=annotated, objective=objective)
-    model = build_pretraining_model(config, tokenizer)
     baseline = unigram_baseline(counts, tokenizer, eval_sets)
     if is_main:
         _write_json(run_dir / "heldout.json", {
