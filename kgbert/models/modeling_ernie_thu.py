@@ -50,6 +50,7 @@ from transformers.models.bert.modeling_bert import BertModel
 
 from kgbert.models.configuration_ernie_thu import ErnieThuConfig
 from kgbert.models.modeling_base import (
+    EncoderForEntityTyping,
     EncoderForSequenceClassification,
     EncoderForTokenClassification,
     KgEncoderPreTrainedModel,
@@ -318,9 +319,15 @@ class ErnieThuForTokenClassification(ErnieThuPreTrainedModel, EncoderForTokenCla
     """ERNIE-THU + per-position classifier (NER)."""
 
 
+class ErnieThuForEntityTyping(ErnieThuPreTrainedModel, EncoderForEntityTyping):
+    """ERNIE-THU + entity typing (the paper's OpenEntity/FIGER task): the marked mention's type(s)
+    from the pooled ``[CLS]`` vector; multi-label (BCE) or single-label (CE)."""
+
+
 __all__ = [
     "EntityFusion",
     "EntityPredictionHead",
+    "ErnieThuForEntityTyping",
     "ErnieThuForPreTraining",
     "ErnieThuPreTrainingOutput",
     "EntitySelfAttention",
