@@ -91,7 +91,7 @@ class EvalSet:
 def masked_accuracy(model: torch.nn.Module, batches: Sequence[dict], device: torch.device | str = "cpu") -> dict[str, float]:
     """Loss and accuracy of the masked-token predictions over pre-masked batches (with dEA
     batches also ``entity_accuracy``: the aligned positions whose entity is ranked first among
-    the batch's candidates, true entity inputs)."""
+    the batch's candidates)."""
     was_training = model.training
     model.eval()
     loss_sum, correct, n = 0.0, 0, 0
@@ -535,7 +535,12 @@ def run_pretraining(config: PretrainConfig, *, callbacks: Sequence[TrainerCallba
 
         n_ent = int(getattr(model.config, "num_entities", 0))
         collator = EntityCollator(collator, dea, num_entities=n_ent, seed=config.seed)  # type: ignore[assignment]
-        eval_collator = EntityCollator(eval_collator, dea, num_entities=n_ent, seed=config.seed, corrupt=False)  # type: ignore[assignment]
+        # held out: every entity input dropped, so entity accuracy says whether the text alone
+        # finds the linked entity among the batch's candidates (with inputs kept it is a copy task)
+        from kgbert.objectives.dea import DenoisingEntityAutoEncoder
+
+        eval_collator = EntityCollator(eval_collator, DenoisingEntityAutoEncoder(replace=0.0, mask=1.0),  # type: ignore[assignment]
+                                       num_entities=n_ent, seed=config.seed)
     eval_sets = {}
     for s in sources:
         if s.holdout > 0:
