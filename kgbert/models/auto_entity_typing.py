@@ -12,7 +12,7 @@ from transformers.models.auto.auto_factory import _BaseAutoModelClass, _LazyAuto
 class AutoModelForEntityTyping(_BaseAutoModelClass):
     """Auto class for entity typing; filled by :func:`kgbert.registry.register_auto_classes`."""
 
-    _model_mapping = _LazyAutoMapping(OrderedDict(), OrderedDict())
+    _model_mapping = _LazyAutoMapping(OrderedDict(), OrderedDict())  # type: ignore[assignment]
 
 
 __all__ = ["AutoModelForEntityTyping"]

@@ -38,7 +38,7 @@ and never receives a gradient (a buffer, not a parameter).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -291,7 +291,7 @@ class ErnieThuForPreTraining(ErnieThuPreTrainedModel):
 
         out = self.encode(input_ids, attention_mask, token_type_ids, position_ids, output_attentions=output_attentions,
                           output_hidden_states=output_hidden_states, entity_ids=entity_ids)
-        seq = out.last_hidden_state  # (B, L, H)
+        seq = cast(torch.Tensor, out.last_hidden_state)  # (B, L, H)
         res = ErnieThuPreTrainingOutput(hidden_states=out.hidden_states, attentions=out.attentions)
         parts: list[torch.Tensor] = []
         if labels is None:
