@@ -424,12 +424,18 @@ def model_card(info: dict[str, Any]) -> str:
     """``best/README.md``: what the checkpoint is, how it was made, how it scores."""
     r = info["recipe"]
     mc = r["model"]
+    shape = (f"{mc['num_hidden_layers']} layers, hidden {mc['hidden_size']}, {mc['num_attention_heads']} heads, "
+             f"FFN {mc['intermediate_size']}, vocabulary {mc['vocab_size']}")
+    if "dea" in r["objectives"]:
+        kind = (f"ERNIE-THU (Zhang et al. 2019; {shape}; a frozen KG entity table fused into the last layers), MLM + dEA; "
+                "loads with `ErnieThuForPreTraining.from_pretrained` and as `model.backbone=` of `ernie_thu` fine-tuning.")
+    else:
+        kind = (f"Standard post-LN BERT ({shape}); loads with `AutoModelForMaskedLM.from_pretrained` and as "
+                "`model.backbone=` of every kgbert fine-tuning config.")
     lines = [
-        f"# {info['name']}: a small Chinese BERT pretrained with kgbert",
+        f"# {info['name']}: a small Chinese {'ERNIE-THU' if 'dea' in r['objectives'] else 'BERT'} pretrained with kgbert",
         "",
-        f"Standard post-LN BERT ({mc['num_hidden_layers']} layers, hidden {mc['hidden_size']}, {mc['num_attention_heads']} heads, "
-        f"FFN {mc['intermediate_size']}, vocabulary {mc['vocab_size']}); loads with `AutoModelForMaskedLM.from_pretrained` and as "
-        "`model.backbone=` of every kgbert fine-tuning config.",
+        kind,
         "",
         "| | |",
         "|---|---|",

@@ -57,8 +57,9 @@ def test_sop_swaps_consecutive_segments(tmp_path):
 
 
 def test_registry():
-    assert set(OBJECTIVES) == {"mlm", "nsp", "sop"}
+    assert set(OBJECTIVES) == {"mlm", "nsp", "sop", "dea"}
     assert sentence_objective(["mlm"]) is None
+    assert sentence_objective(["mlm", "dea"]) is None
     assert isinstance(sentence_objective(["mlm", "sop"]), SentenceOrderPrediction)
 
 
