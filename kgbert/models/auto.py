@@ -73,7 +73,9 @@ def build_model(
         raise ValueError(f"num_labels must be a positive int, got {num_labels!r}")
     spec.check_options(encoder_options)
     options = {k: v for k, v in encoder_options.items() if k in spec.model_options}
-    config = spec.config_class(**_backbone_config_dict(backbone, backbone_config), num_labels=num_labels, **options)
+    # the encoder's options win over what the checkpoint's config says (an ERNIE-THU checkpoint records
+    # entity_embeddings itself; a run config may name it again)
+    config = spec.config_class(**{**_backbone_config_dict(backbone, backbone_config), **options}, num_labels=num_labels)
     if backbone is None:
         return model_cls(config)
     attn = config._attn_implementation

@@ -166,7 +166,7 @@ def test_pretrain_run_with_dea_and_round_trip(tmp_path, kg, export):
         a, b = model(**batch), before(**batch)
     assert torch.allclose(a.loss, b.loss) and torch.allclose(a.entity_logits, b.entity_logits)
     # the dEA checkpoint is a fine-tuning backbone of ernie_thu: text layers, fusion and table load
-    ft = build_model("ernie_thu", "token", 3, backbone=best)
+    ft = build_model("ernie_thu", "token", 3, backbone=best, entity_embeddings=str(export))  # as a run config names it
     assert torch.equal(ft.entity_table, model.entity_table)
     sd, ft_sd = model.state_dict(), ft.state_dict()
     for k in ("bert.encoder.layer.1.output.dense.weight", "entity_fusion.0.entity_in.weight"):
