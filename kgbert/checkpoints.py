@@ -54,6 +54,10 @@ def make_tokenizer(vocab: list[str]):
     return BertTokenizer(vocab={tok: i for i, tok in enumerate(vocab)}, do_lower_case=True, tokenize_chinese_chars=True)
 
 
+RANDOM_CHECKPOINT_CLASSES = {"bert": ("BertConfig", "BertForMaskedLM"), "albert": ("AlbertConfig", "AlbertForMaskedLM")}
+"""Backbone family -> (transformers config class, masked-LM model class) of a random checkpoint."""
+
+
 def make_random_checkpoint(
     out_dir: str | os.PathLike,
     vocab: list[str] | None = None,
@@ -65,15 +69,23 @@ def make_random_checkpoint(
     intermediate_size: int = 64,
     max_position_embeddings: int = 512,
     seed: int = 0,
+    family: str = "bert",
     **config_kwargs,
 ) -> Path:
     """Write a randomly initialised BERT checkpoint (model + tokenizer) to ``out_dir``.
 
-    Give ``vocab`` or ``texts`` (a char vocab is built from them). Written to a temporary
-    directory first and renamed, so no half-written checkpoint is left behind.
+    Give ``vocab`` or ``texts`` (a char vocab is built from them). ``family``: ``"bert"``
+    (``BertForMaskedLM``) or ``"albert"`` (``AlbertForMaskedLM``; ``embedding_size`` among
+    ``config_kwargs``, default 128). Written to a temporary directory first and renamed, so no
+    half-written checkpoint is left behind.
     """
     import torch
-    from transformers import BertConfig, BertForMaskedLM
+    import transformers
+
+    if family not in RANDOM_CHECKPOINT_CLASSES:
+        raise ValueError(f"make_random_checkpoint: unknown family {family!r}; known: {sorted(RANDOM_CHECKPOINT_CLASSES)}")
+    config_name, model_name = RANDOM_CHECKPOINT_CLASSES[family]
+    config_cls, model_cls = getattr(transformers, config_name), getattr(transformers, model_name)
 
     if vocab is None:
         vocab = build_char_vocab(texts or [])
@@ -84,7 +96,7 @@ def make_random_checkpoint(
         mask = os.umask(0)
         os.umask(mask)
         os.chmod(tmp, 0o777 & ~mask)  # mkdtemp makes it 0700: give the user's usual mode
-        config = BertConfig(
+        config = config_cls(
             vocab_size=len(vocab),
             hidden_size=hidden_size,
             num_hidden_layers=num_hidden_layers,
@@ -95,7 +107,7 @@ def make_random_checkpoint(
             **config_kwargs,
         )
         torch.manual_seed(seed)
-        model = BertForMaskedLM(config)
+        model = model_cls(config)
         model.save_pretrained(tmp)
         make_tokenizer(vocab).save_pretrained(tmp)
         from kgbert.models.loading import RANDOM_INIT_MARKER  # says: random weights, nothing to report
