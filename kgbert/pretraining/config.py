@@ -82,9 +82,11 @@ class MaskingConfig:
 
 @dataclass
 class PretrainModelConfig:
-    init_from: Optional[str] = None  # local checkpoint dir (bert-base-chinese layout) to continue from
-    config: dict[str, Any] = field(default_factory=dict)  # BertConfig values for a from-scratch model
+    init_from: Optional[str] = None  # local checkpoint dir (bert-base-chinese layout; the family's) to continue from
+    config: dict[str, Any] = field(default_factory=dict)  # BertConfig (AlbertConfig...) values for a from-scratch model
     objectives: list[str] = field(default_factory=lambda: ["mlm"])  # mlm [+ nsp | sop]
+    family: str = "bert"  # bert | albert | electra: kgbert.pretraining.families.FAMILIES
+    family_options: dict[str, Any] = field(default_factory=dict)  # electra: generator_size, discriminator_weight, temperature
     # dropout written into the exported best/config.json (fine-tuning default; pretraining may run
     # without dropout); null keeps the pretraining values
     export_dropout: Optional[float] = 0.1
@@ -165,6 +167,9 @@ def _validate(cfg: PretrainConfig, where: str) -> None:
     bad = [o for o in cfg.model.objectives if o not in ("mlm", "nsp", "sop")]
     if bad or "mlm" not in cfg.model.objectives or ("nsp" in cfg.model.objectives and "sop" in cfg.model.objectives):
         raise ConfigError(f"model.objectives must be [mlm] plus at most one of nsp/sop, found {cfg.model.objectives} (in {where})")
+    from kgbert.pretraining.families import get_family
+
+    get_family(cfg.model.family).validate(cfg, where)
 
 
 def load_pretrain_config(path: str | os.PathLike, overrides: Sequence[str] = ()) -> PretrainConfig:

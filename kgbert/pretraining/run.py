@@ -10,6 +10,8 @@ Run directory layout::
     best/              the final model: a plain BERT checkpoint (config model_type "bert",
                        model.safetensors with bert.* and cls.predictions.*, vocab.txt, tokenizer
                        files) + pretrain.json (recipe, tokens, wall time, held-out scores)
+                       (model.family albert: a plain ALBERT checkpoint; electra: the discriminator
+                       as a plain BERT checkpoint; see kgbert.pretraining.families)
 """
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import torch
-from transformers import BertConfig, Trainer, TrainerCallback, TrainingArguments, set_seed
+from transformers import Trainer, TrainerCallback, TrainingArguments
 from transformers.trainer_utils import get_last_checkpoint
 
 from kgbert.data.collators import IGNORE_INDEX, MaskingCollator, build_collator
@@ -287,24 +289,11 @@ def prepare_annotations(config: PretrainConfig) -> dict[str, Any] | None:
 
 
 def build_pretraining_model(config: PretrainConfig, tokenizer) -> torch.nn.Module:
-    """``BertForSparseMaskedLM`` (mlm only) or ``BertForSparsePreTraining`` (mlm + nsp/sop)."""
-    from kgbert.models.modeling_pretraining import BertForSparseMaskedLM, BertForSparsePreTraining
+    """The model of ``model.family`` (:mod:`kgbert.pretraining.families`); for ``bert``:
+    ``BertForSparseMaskedLM`` (mlm only) or ``BertForSparsePreTraining`` (mlm + nsp/sop)."""
+    from kgbert.pretraining.families import get_family
 
-    model_cls = BertForSparsePreTraining if any(o in ("nsp", "sop") for o in config.model.objectives) else BertForSparseMaskedLM
-
-    if config.model.init_from:
-        path = config.model.init_from
-        if not os.path.isfile(os.path.join(path, "config.json")):
-            raise ConfigError(f"model.init_from: {path!r} is not a checkpoint directory (no config.json)")
-        overrides = dict(config.model.config)
-        bc = BertConfig.from_pretrained(path, local_files_only=True, **overrides)
-        if bc.vocab_size != len(tokenizer):
-            raise ConfigError(f"model.init_from: vocab_size {bc.vocab_size} != tokenizer size {len(tokenizer)} in {path}")
-        return model_cls.from_pretrained(path, config=bc, local_files_only=True)
-    cfg = {"max_position_embeddings": 512, "type_vocab_size": 2, **config.model.config}
-    bc = BertConfig(vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id, **cfg)
-    set_seed(config.seed)
-    return model_cls(bc)
+    return get_family(config.model.family).build(config, tokenizer)
 
 
 def training_arguments(config: PretrainConfig, run_dir: Path, has_eval: bool) -> TrainingArguments:
@@ -352,18 +341,22 @@ def _resume_point(config: PretrainConfig, ckpt_dir: Path) -> str | None:
     return None if config.resume is False else last
 
 
-def export_checkpoint(trainer: Trainer, out_dir: Path, info: dict[str, Any], export_dropout: float | None = None) -> None:
-    """Write the final model as a plain BERT checkpoint (temp dir + rename)."""
+def export_checkpoint(trainer: Trainer, out_dir: Path, info: dict[str, Any], export_dropout: float | None = None,
+                      family: str = "bert") -> None:
+    """Write the final model as a plain checkpoint of its family (BERT, ALBERT; ELECTRA: the
+    discriminator as BERT) (temp dir + rename)."""
+    from kgbert.pretraining.families import get_family
+
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     try:
-        trainer.save_model(str(tmp))
+        architectures = get_family(family).save(trainer, tmp)
         write_vocab_txt(trainer.processing_class, tmp)
         (tmp / "training_args.bin").unlink(missing_ok=True)  # a pickle: never part of a shipped checkpoint
         cfg_path = tmp / "config.json"
         with open(cfg_path, encoding="utf-8") as fh:
             cfg = json.load(fh)
-        cfg["architectures"] = ["BertForPreTraining" if "PreTraining" in type(trainer.model).__name__ else "BertForMaskedLM"]
+        cfg["architectures"] = architectures
         if export_dropout is not None:
             info = {**info, "pretraining_dropout": {k: cfg.get(k) for k in ("hidden_dropout_prob", "attention_probs_dropout_prob")}}
             cfg["hidden_dropout_prob"] = cfg["attention_probs_dropout_prob"] = export_dropout
@@ -380,14 +373,15 @@ def export_checkpoint(trainer: Trainer, out_dir: Path, info: dict[str, Any], exp
 
 def model_card(info: dict[str, Any]) -> str:
     """``best/README.md``: what the checkpoint is, how it was made, how it scores."""
+    from kgbert.pretraining.families import get_family
+
     r = info["recipe"]
     mc = r["model"]
+    family = r.get("family", "bert")
     lines = [
-        f"# {info['name']}: a small Chinese BERT pretrained with kgbert",
+        f"# {info['name']}: a small Chinese {family.upper()} pretrained with kgbert",
         "",
-        f"Standard post-LN BERT ({mc['num_hidden_layers']} layers, hidden {mc['hidden_size']}, {mc['num_attention_heads']} heads, "
-        f"FFN {mc['intermediate_size']}, vocabulary {mc['vocab_size']}); loads with `AutoModelForMaskedLM.from_pretrained` and as "
-        "`model.backbone=` of every kgbert fine-tuning config.",
+        get_family(family).describe(mc),
         "",
         "| | |",
         "|---|---|",
@@ -499,7 +493,10 @@ def run_pretraining(config: PretrainConfig, *, callbacks: Sequence[TrainerCallba
     else:
         train_data = PairedCorpus(sources, tokenizer, config.data.max_length, seed=config.seed,
                                   shuffle_buffer=config.data.shuffle_buffer, annotated=annotated, objective=objective)
-    model = build_pretraining_model(config, tokenizer)
+    from kgbert.pretraining.families import get_family
+
+    family = get_family(config.model.family)
+    model = family.build(config, tokenizer)
     baseline = unigram_baseline(counts, tokenizer, eval_sets)
     if is_main:
         _write_json(run_dir / "heldout.json", {
@@ -534,8 +531,9 @@ def run_pretraining(config: PretrainConfig, *, callbacks: Sequence[TrainerCallba
                    "grad_accum": config.training.grad_accum, "lr": config.training.lr, "max_steps": config.training.max_steps,
                    "warmup_steps": config.training.warmup_steps, "lr_scheduler": config.training.lr_scheduler,
                    "time_budget_s": config.training.time_budget_s,
-                   "model": {k: getattr(model.config, k) for k in ("vocab_size", "hidden_size", "num_hidden_layers",
-                                                                   "num_attention_heads", "intermediate_size")}},
+                   "model": {**{k: getattr(model.config, k) for k in ("vocab_size", "hidden_size", "num_hidden_layers",
+                                                                      "num_attention_heads", "intermediate_size")},
+                             **family.summary(model)}},
         "global_step": trainer.state.global_step,
         "tokens_seen": int(getattr(trainer.state, "num_input_tokens_seen", 0) or 0),
         "resumed_from": resume_from,
@@ -546,8 +544,11 @@ def run_pretraining(config: PretrainConfig, *, callbacks: Sequence[TrainerCallba
         "wall_seconds_this_run": time.time() - t0,
         "init_from": config.model.init_from,
     }
+    if family.name != "bert":  # bert runs keep their pretrain.json as before families existed
+        info["recipe"]["family"] = family.name
+        info["recipe"]["family_options"] = dict(config.model.family_options)
     info["cumulative"] = _cumulative(config, run_dir, info["tokens_seen"])
     if is_main:
-        export_checkpoint(trainer, run_dir / "best", info, config.model.export_dropout)
+        export_checkpoint(trainer, run_dir / "best", info, config.model.export_dropout, family.name)
         _write_json(run_dir / "metrics.json", info)
     return info
