@@ -10,7 +10,6 @@ N labelled positions in row-major order; without labels it is the usual (B, L, V
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable
 
 import torch
 from transformers import BertForMaskedLM, BertForPreTraining
@@ -19,43 +18,6 @@ from transformers.utils import ModelOutput
 
 from kgbert.objectives.mlm import MaskedLM
 from kgbert.objectives.sentence import sentence_loss
-
-
-def run_pretraining_backbone(
-    backbone: torch.nn.Module,
-    input_ids: torch.Tensor | None,
-    attention_mask: torch.Tensor | None,
-    token_type_ids: torch.Tensor | None,
-    position_ids: torch.Tensor | None,
-    inputs_embeds: torch.Tensor | None,
-    output_attentions: bool | None,
-    output_hidden_states: bool | None,
-) -> Any:
-    """``backbone(...)`` (``BertModel``, ``AlbertModel``) with the output flags passed only when set."""
-    extra = {}
-    if output_attentions is not None:
-        extra["output_attentions"] = output_attentions
-    if output_hidden_states is not None:
-        extra["output_hidden_states"] = output_hidden_states
-    return backbone(
-        input_ids,
-        attention_mask=attention_mask,
-        token_type_ids=token_type_ids,
-        position_ids=position_ids,
-        inputs_embeds=inputs_embeds,
-        return_dict=True,
-        **extra,
-    )
-
-
-def sparse_mlm_output(head: Callable[[torch.Tensor], torch.Tensor], out: Any, labels: torch.Tensor | None) -> MaskedLMOutput:
-    """The MLM output of ``head`` on the backbone output ``out``: (N, V) logits and the loss at the
-    labelled positions when ``labels`` are given, else the usual (B, L, V)."""
-    sequence_output = out.last_hidden_state
-    if labels is None:
-        return MaskedLMOutput(logits=head(sequence_output), hidden_states=out.hidden_states, attentions=out.attentions)
-    logits, loss = MaskedLM.logits_and_loss(head, sequence_output, labels)
-    return MaskedLMOutput(loss=loss, logits=logits, hidden_states=out.hidden_states, attentions=out.attentions)
 
 
 class BertForSparseMaskedLM(BertForMaskedLM):
@@ -72,9 +34,26 @@ class BertForSparseMaskedLM(BertForMaskedLM):
         output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
     ) -> MaskedLMOutput:
-        out = run_pretraining_backbone(self.bert, input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds,
-                                       output_attentions, output_hidden_states)
-        return sparse_mlm_output(self.cls, out, labels)
+        extra = {}
+        if output_attentions is not None:
+            extra["output_attentions"] = output_attentions
+        if output_hidden_states is not None:
+            extra["output_hidden_states"] = output_hidden_states
+        out = self.bert(
+            input_ids,
+            attention_mask=attention_mask,
+            token_type_ids=token_type_ids,
+            position_ids=position_ids,
+            inputs_embeds=inputs_embeds,
+            return_dict=True,
+            **extra,
+        )
+        sequence_output = out.last_hidden_state
+        if labels is None:
+            return MaskedLMOutput(logits=self.cls(sequence_output), hidden_states=out.hidden_states, attentions=out.attentions)
+        logits, loss = MaskedLM.logits_and_loss(self.cls, sequence_output, labels)
+        return MaskedLMOutput(loss=loss, logits=logits, hidden_states=out.hidden_states, attentions=out.attentions)
+
 
 
 @dataclass
@@ -87,27 +66,6 @@ class SparsePreTrainingOutput(ModelOutput):
     seq_relationship_logits: torch.Tensor | None = None
     hidden_states: tuple[torch.Tensor, ...] | None = None
     attentions: tuple[torch.Tensor, ...] | None = None
-
-
-def sparse_pretraining_output(
-    mlm_head: Callable[[torch.Tensor], torch.Tensor],
-    sentence_head: Callable[[torch.Tensor], torch.Tensor],
-    out: Any,
-    labels: torch.Tensor | None,
-    next_sentence_label: torch.Tensor | None,
-) -> SparsePreTrainingOutput:
-    """Sparse MLM (``mlm_head``) + a sentence-pair head on the pooled output (NSP, SOP)."""
-    seq_logits = sentence_head(out.pooler_output)  # (B, 2)
-    loss = None
-    if labels is None:
-        logits = mlm_head(out.last_hidden_state)
-    else:
-        logits, loss = MaskedLM.logits_and_loss(mlm_head, out.last_hidden_state, labels)
-    if next_sentence_label is not None:
-        s_loss = sentence_loss(seq_logits, next_sentence_label)
-        loss = s_loss if loss is None else loss + s_loss
-    return SparsePreTrainingOutput(loss=loss, logits=logits, seq_relationship_logits=seq_logits,
-                                   hidden_states=out.hidden_states, attentions=out.attentions)
 
 
 class BertForSparsePreTraining(BertForPreTraining):
@@ -127,10 +85,31 @@ class BertForSparsePreTraining(BertForPreTraining):
         output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
     ) -> SparsePreTrainingOutput:
-        out = run_pretraining_backbone(self.bert, input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds,
-                                       output_attentions, output_hidden_states)
-        return sparse_pretraining_output(self.cls.predictions, self.cls.seq_relationship, out, labels, next_sentence_label)
+        extra = {}
+        if output_attentions is not None:
+            extra["output_attentions"] = output_attentions
+        if output_hidden_states is not None:
+            extra["output_hidden_states"] = output_hidden_states
+        out = self.bert(
+            input_ids,
+            attention_mask=attention_mask,
+            token_type_ids=token_type_ids,
+            position_ids=position_ids,
+            inputs_embeds=inputs_embeds,
+            return_dict=True,
+            **extra,
+        )
+        seq_logits = self.cls.seq_relationship(out.pooler_output)  # (B, 2)
+        loss = None
+        if labels is None:
+            logits = self.cls.predictions(out.last_hidden_state)
+        else:
+            logits, loss = MaskedLM.logits_and_loss(self.cls.predictions, out.last_hidden_state, labels)
+        if next_sentence_label is not None:
+            s_loss = sentence_loss(seq_logits, next_sentence_label)
+            loss = s_loss if loss is None else loss + s_loss
+        return SparsePreTrainingOutput(loss=loss, logits=logits, seq_relationship_logits=seq_logits,
+                                       hidden_states=out.hidden_states, attentions=out.attentions)
 
 
-__all__ = ["BertForSparseMaskedLM", "BertForSparsePreTraining", "SparsePreTrainingOutput", "run_pretraining_backbone",
-           "sparse_mlm_output", "sparse_pretraining_output"]
+__all__ = ["BertForSparseMaskedLM", "BertForSparsePreTraining", "SparsePreTrainingOutput"]

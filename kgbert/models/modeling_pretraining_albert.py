@@ -14,12 +14,8 @@ import torch
 from transformers import AlbertForMaskedLM, AlbertForPreTraining
 from transformers.modeling_outputs import MaskedLMOutput
 
-from kgbert.models.modeling_pretraining import (
-    SparsePreTrainingOutput,
-    run_pretraining_backbone,
-    sparse_mlm_output,
-    sparse_pretraining_output,
-)
+from kgbert.models.modeling_pretraining import SparsePreTrainingOutput
+from kgbert.models.sparse_heads import run_pretraining_backbone, sparse_mlm_output, sparse_pretraining_output
 
 
 class AlbertForSparseMaskedLM(AlbertForMaskedLM):
@@ -36,8 +32,10 @@ class AlbertForSparseMaskedLM(AlbertForMaskedLM):
         output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
     ) -> MaskedLMOutput:
-        out = run_pretraining_backbone(self.albert, input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds,
-                                       output_attentions, output_hidden_states)
+        inputs = {"input_ids": input_ids, "attention_mask": attention_mask, "token_type_ids": token_type_ids,
+                  "position_ids": position_ids, "inputs_embeds": inputs_embeds}
+        out = run_pretraining_backbone(self.albert, inputs, output_attentions=output_attentions,
+                                       output_hidden_states=output_hidden_states)
         return sparse_mlm_output(self.predictions, out, labels)
 
 
@@ -57,8 +55,10 @@ class AlbertForSparsePreTraining(AlbertForPreTraining):
         output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
     ) -> SparsePreTrainingOutput:
-        out = run_pretraining_backbone(self.albert, input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds,
-                                       output_attentions, output_hidden_states)
+        inputs = {"input_ids": input_ids, "attention_mask": attention_mask, "token_type_ids": token_type_ids,
+                  "position_ids": position_ids, "inputs_embeds": inputs_embeds}
+        out = run_pretraining_backbone(self.albert, inputs, output_attentions=output_attentions,
+                                       output_hidden_states=output_hidden_states)
         return sparse_pretraining_output(self.predictions, self.sop_classifier, out, labels, next_sentence_label)
 
 

@@ -30,6 +30,7 @@ from transformers.activations import ACT2FN
 from transformers.models.bert.modeling_bert import BertPreTrainedModel
 from transformers.utils import ModelOutput
 
+from kgbert.models.sparse_heads import run_pretraining_backbone
 from kgbert.objectives.mlm import IGNORE_INDEX, MaskedLM
 
 
@@ -145,10 +146,10 @@ class ElectraDiscriminator(BertPreTrainedModel):
         output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
     ) -> ReplacedTokenDetectionOutput:
-        from kgbert.models.modeling_pretraining import run_pretraining_backbone
-
-        out = run_pretraining_backbone(self.bert, input_ids, attention_mask, token_type_ids, position_ids, None,
-                                       output_attentions, output_hidden_states)
+        inputs = {"input_ids": input_ids, "attention_mask": attention_mask, "token_type_ids": token_type_ids,
+                  "position_ids": position_ids}
+        out = run_pretraining_backbone(self.bert, inputs, output_attentions=output_attentions,
+                                       output_hidden_states=output_hidden_states)
         logits = self.discriminator_predictions(out.last_hidden_state)  # (B, L)
         loss = None
         if labels is not None:

@@ -64,7 +64,14 @@ class PretrainFamily:
         return resolve(self.pretraining_model if sentence else self.mlm_model)
 
     def build(self, config: PretrainConfig, tokenizer: Any) -> torch.nn.Module:
-        """The model, from ``model.init_from`` (a checkpoint of this family) or from scratch."""
+        """The model, from ``model.init_from`` (a checkpoint of this family) or from scratch
+        (BERT: :func:`kgbert.pretraining.run.build_pretraining_model`, as before families existed)."""
+        from kgbert.pretraining.run import build_pretraining_model
+
+        return build_pretraining_model(config, tokenizer)
+
+    def build_from(self, config: PretrainConfig, tokenizer: Any) -> torch.nn.Module:
+        """:meth:`build` for a family with its own ``config_class`` and model classes."""
         from transformers import set_seed
 
         model_cls, config_cls = self.model_class(config), resolve(self.config_class)
@@ -110,6 +117,7 @@ class AlbertFamily(PretrainFamily):
     pretraining_model = "kgbert.models.modeling_pretraining_albert:AlbertForSparsePreTraining"
     architectures = {"mlm": "AlbertForMaskedLM", "pretraining": "AlbertForPreTraining"}
     summary_keys = ("embedding_size", "num_hidden_groups", "inner_group_num")
+    build = PretrainFamily.build_from
 
     def describe(self, mc: dict[str, Any]) -> str:
         return (f"ALBERT ({mc['num_hidden_layers']} layers sharing {mc.get('num_hidden_groups', 1)} set(s) of weights, "
