@@ -19,7 +19,7 @@ transformers' Auto mappings name their classes, so this module imports nothing o
   conformance suite checks it bit for bit). ``False`` declares an encoder whose heads read its
   own inputs (SemBERT: the fused word + SRL-label vector): it must then raise a ValueError.
 - ``backbone``: the backbone family whose checkpoints the encoder loads (:data:`BACKBONES`:
-  ``"bert"``, the default, or ``"albert"``). ``build_model`` refuses a checkpoint of another
+  ``"bert"``, the default, ``"albert"`` or ``"xlnet"``). ``build_model`` refuses a checkpoint of another
   family with an error naming both (K-BERT's soft positions and visible matrix live inside BERT's
   parts: it cannot take an ALBERT checkpoint).
 
@@ -65,6 +65,7 @@ def resolve(ref: Any) -> Any:
 BACKBONES: dict[str, dict[str, Any]] = {
     "bert": {"config": "transformers:BertConfig", "model_types": ("bert",)},
     "albert": {"config": "transformers:AlbertConfig", "model_types": ("albert",)},
+    "xlnet": {"config": "transformers:XLNetConfig", "model_types": ("xlnet",)},
 }
 """Backbone family -> its transformers config class and the checkpoint ``model_type`` values it
 reads (an encoder's own fine-tuned ``model_type`` counts for its family; anything unknown is
@@ -244,6 +245,17 @@ BUILTIN_ENCODERS: tuple[EncoderSpec, ...] = (
         featurizer="kgbert.data.featurize:Featurizer",
         description="ALBERT (Lan et al., ICLR 2020): factorised embeddings, cross-layer sharing; ALBERT checkpoints",
         backbone="albert",
+    ),
+    EncoderSpec(
+        name="xlnet",
+        config="kgbert.models.configuration_xlnet:XLNetEncoderConfig",
+        heads={
+            "sequence": "kgbert.models.modeling_xlnet:XLNetEncoderForSequenceClassification",
+            "token": "kgbert.models.modeling_xlnet:XLNetEncoderForTokenClassification",
+        },
+        featurizer="kgbert.data.featurize:Featurizer",
+        description="XLNet (Yang et al., NeurIPS 2019): two-stream relative-position Transformer-XL; XLNet checkpoints",
+        backbone="xlnet",
     ),
 )
 """The encoders that ship with kgbert (a new built-in encoder is one more entry here)."""
