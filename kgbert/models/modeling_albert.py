@@ -29,11 +29,11 @@ class AlbertEncoderPreTrainedModel(AlbertPreTrainedModel):
         return AlbertModel(config, add_pooling_layer=add_pooling_layer)
 
 
-class AlbertEncoderForSequenceClassification(AlbertEncoderPreTrainedModel, EncoderForSequenceClassification):
+class AlbertEncoderForSequenceClassification(AlbertEncoderPreTrainedModel, EncoderForSequenceClassification):  # type: ignore[misc]  # config: the family's own
     """ALBERT + pooled-[CLS] classifier, for single sentences and sentence pairs."""
 
 
-class AlbertEncoderForTokenClassification(AlbertEncoderPreTrainedModel, EncoderForTokenClassification):
+class AlbertEncoderForTokenClassification(AlbertEncoderPreTrainedModel, EncoderForTokenClassification):  # type: ignore[misc]  # config: the family's own
     """ALBERT + per-position classifier (NER)."""
 
 

@@ -24,7 +24,6 @@ import inspect
 from typing import Any, cast
 
 import torch
-from transformers import PreTrainedModel
 from transformers.modeling_outputs import (
     BaseModelOutputWithPoolingAndCrossAttentions,
     MaskedLMOutput,
@@ -46,7 +45,7 @@ class KgEncoderPreTrainedModel(BertPreTrainedModel):
     accepts_loss_kwargs = False  # the heads' loss is a mean over the batch: Trainer must not pass num_items_in_batch
     bert: BertModel
 
-    def build_backbone(self, config: Any, add_pooling_layer: bool) -> PreTrainedModel:
+    def build_backbone(self, config: Any, add_pooling_layer: bool) -> BertModel:
         """The BERT backbone; override to swap its embeddings, layers or encoder (ALBERT: an
         ``AlbertModel``, stored under its own ``base_model_prefix``)."""
         return BertModel(config, add_pooling_layer=add_pooling_layer)

@@ -69,11 +69,11 @@ class XLNetEncoderPreTrainedModel(XLNetPreTrainedModel):
         return XLNetBackbone(config, add_pooling_layer=add_pooling_layer)
 
 
-class XLNetEncoderForSequenceClassification(XLNetEncoderPreTrainedModel, EncoderForSequenceClassification):
+class XLNetEncoderForSequenceClassification(XLNetEncoderPreTrainedModel, EncoderForSequenceClassification):  # type: ignore[misc]  # config: the family's own
     """XLNet + pooled-[CLS] classifier, for single sentences and sentence pairs."""
 
 
-class XLNetEncoderForTokenClassification(XLNetEncoderPreTrainedModel, EncoderForTokenClassification):
+class XLNetEncoderForTokenClassification(XLNetEncoderPreTrainedModel, EncoderForTokenClassification):  # type: ignore[misc]  # config: the family's own
     """XLNet + per-position classifier (NER)."""
 
 

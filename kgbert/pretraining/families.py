@@ -11,6 +11,9 @@ A family says which model a run trains (from scratch with ``model.config``, or c
   ``best/`` is a plain ALBERT checkpoint, fine-tuned with the ``albert`` encoder.
 - ``electra``: replaced token detection (:mod:`kgbert.models.modeling_pretraining_electra`);
   ``best/`` is the discriminator as a plain BERT checkpoint (every BERT-based encoder fine-tunes it).
+- ``xlnet``: transformers' ``XLNetLMHeadModel`` on permutation LM batches
+  (:class:`kgbert.data.permutation.PermutationCollator`; held-out accuracy is then over the
+  permutation targets); ``best/`` is a plain XLNet checkpoint, fine-tuned with the ``xlnet`` encoder.
 
 A new family is a :class:`PretrainFamily` subclass and one entry in :data:`FAMILIES`.
 """
@@ -43,6 +46,7 @@ class PretrainFamily:
     options: dict[str, Any] = {}  # model.family_options and their defaults
     objectives: tuple[str, ...] | None = None  # objectives the family allows (None: any the config allows)
     summary_keys: tuple[str, ...] = ()  # config values recorded in pretrain.json beyond BERT's sizes
+    dropout_keys: tuple[str, ...] = ("hidden_dropout_prob", "attention_probs_dropout_prob")  # set by model.export_dropout
 
     # ------------------------------------------------------------------ config
     def validate(self, config: PretrainConfig, where: str) -> None:
@@ -90,8 +94,13 @@ class PretrainFamily:
         return model_cls(bc)
 
     def summary(self, model: Any) -> dict[str, Any]:
-        """Config values recorded in ``pretrain.json`` beyond BERT's sizes."""
-        return {k: getattr(model.config, k) for k in self.summary_keys}
+        """The model's sizes recorded in ``pretrain.json`` (``recipe.model``)."""
+        sizes = ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size")
+        return {k: getattr(model.config, k) for k in (*sizes, *self.summary_keys)}
+
+    def collators(self, config: PretrainConfig, tokenizer: Any, train: Any, heldout: Any) -> tuple[Any, Any]:
+        """The training and held-out collators (default: the masking strategy's and BERT token masking)."""
+        return train, heldout
 
     # ------------------------------------------------------------------ export
     def save(self, trainer: Any, out_dir: Path) -> list[str]:
@@ -169,7 +178,61 @@ class ElectraFamily(PretrainFamily):
                 "(the replaced-token head is kept under `discriminator_predictions.*`; the pooler was not trained).")
 
 
-FAMILIES: dict[str, type[PretrainFamily]] = {"bert": PretrainFamily, "albert": AlbertFamily, "electra": ElectraFamily}
+class XLNetFamily(PretrainFamily):
+    """XLNet (Yang et al., NeurIPS 2019): permutation language modelling on the packed corpus."""
+
+    name = "xlnet"
+    config_class = "transformers:XLNetConfig"
+    options = {"plm_probability": 1 / 6, "max_span_length": 5}
+    objectives = ("mlm",)  # the family's token-prediction objective: here permutation LM
+    dropout_keys = ("dropout",)
+    architectures = {"mlm": "XLNetLMHeadModel", "pretraining": "XLNetLMHeadModel"}
+
+    def model_class(self, config: PretrainConfig) -> Any:
+        return resolve("kgbert.models.modeling_pretraining_xlnet:XLNetForPermutationLM")
+
+    def validate(self, config: PretrainConfig, where: str) -> None:
+        super().validate(config, where)
+        if config.masking.strategy != "mlm":
+            raise ConfigError(f"masking.strategy: family 'xlnet' chooses its spans itself (model.family_options "
+                              f"plm_probability, max_span_length); leave the strategy at mlm (in {where})")
+        if config.data.max_length % 2:
+            raise ConfigError(f"data.max_length must be even for family 'xlnet' (its permutation mask), found "
+                              f"{config.data.max_length} (in {where})")
+
+    def build(self, config: PretrainConfig, tokenizer: Any) -> torch.nn.Module:
+        from transformers import XLNetConfig, set_seed
+
+        from kgbert.checkpoints import xlnet_config_kwargs
+
+        if config.model.init_from:
+            return self.build_from(config, tokenizer)
+        cfg = xlnet_config_kwargs(dict(config.model.config))  # BERT-style names are accepted (hidden_size -> d_model)
+        xc = XLNetConfig(vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id, **cfg)
+        set_seed(config.seed)
+        return self.model_class(config)(xc)
+
+    def collators(self, config: PretrainConfig, tokenizer: Any, train: Any, heldout: Any) -> tuple[Any, Any]:
+        from kgbert.data.permutation import PermutationCollator
+
+        opts = {k: self.option(config, k) for k in self.options}
+        return (PermutationCollator(tokenizer, seed=config.seed, **opts),
+                PermutationCollator(tokenizer, seed=config.seed + 1_000_003, **opts))
+
+    def summary(self, model: Any) -> dict[str, Any]:
+        c = model.config
+        return {"vocab_size": c.vocab_size, "hidden_size": c.d_model, "num_hidden_layers": c.n_layer,
+                "num_attention_heads": c.n_head, "intermediate_size": c.d_inner}
+
+    def describe(self, mc: dict[str, Any]) -> str:
+        return (f"XLNet ({mc['num_hidden_layers']} layers, d_model {mc['hidden_size']}, {mc['num_attention_heads']} heads, "
+                f"FFN {mc['intermediate_size']}, vocabulary {mc['vocab_size']}; relative positions, permutation LM); loads "
+                "with `AutoModelForCausalLM`/`XLNetLMHeadModel.from_pretrained` and as `model.backbone=` of kgbert "
+                "fine-tuning configs with `model.encoder: xlnet`.")
+
+
+FAMILIES: dict[str, type[PretrainFamily]] = {"bert": PretrainFamily, "albert": AlbertFamily, "electra": ElectraFamily,
+                                              "xlnet": XLNetFamily}
 """``model.family`` -> its class (a new family is one more entry)."""
 
 
@@ -179,4 +242,4 @@ def get_family(name: str) -> PretrainFamily:
     return FAMILIES[name]()
 
 
-__all__ = ["FAMILIES", "AlbertFamily", "ElectraFamily", "PretrainFamily", "get_family"]
+__all__ = ["FAMILIES", "AlbertFamily", "ElectraFamily", "PretrainFamily", "XLNetFamily", "get_family"]

@@ -371,8 +371,9 @@ def export_checkpoint(trainer: Trainer, out_dir: Path, info: dict[str, Any], exp
             cfg = json.load(fh)
         cfg["architectures"] = architectures
         if export_dropout is not None:
-            info = {**info, "pretraining_dropout": {k: cfg.get(k) for k in ("hidden_dropout_prob", "attention_probs_dropout_prob")}}
-            cfg["hidden_dropout_prob"] = cfg["attention_probs_dropout_prob"] = export_dropout
+            keys = get_family(family).dropout_keys
+            info = {**info, "pretraining_dropout": {k: cfg.get(k) for k in keys}}
+            cfg.update(dict.fromkeys(keys, export_dropout))
         _write_json(cfg_path, cfg)
         _write_json(tmp / "pretrain.json", info)
         (tmp / "README.md").write_text(model_card(info), encoding="utf-8")
@@ -491,6 +492,10 @@ def run_pretraining(config: PretrainConfig, *, callbacks: Sequence[TrainerCallba
         "mlm", tokenizer, mlm_probability=m.mlm_probability, mask_replace=m.mask_replace,
         random_replace=m.random_replace, static=False, seed=config.seed + EVAL_SEED_OFFSET,
     )
+    from kgbert.pretraining.families import get_family
+
+    family = get_family(config.model.family)
+    collator, eval_collator = family.collators(config, tokenizer, collator, eval_collator)  # xlnet: permutation LM
     eval_sets = {}
     for s in sources:
         if s.holdout > 0:
@@ -506,9 +511,6 @@ def run_pretraining(config: PretrainConfig, *, callbacks: Sequence[TrainerCallba
     else:
         train_data = PairedCorpus(sources, tokenizer, config.data.max_length, seed=config.seed,
                                   shuffle_buffer=config.data.shuffle_buffer, annotated=annotated, objective=objective)
-    from kgbert.pretraining.families import get_family
-
-    family = get_family(config.model.family)
     model = family.build(config, tokenizer)
     baseline = unigram_baseline(counts, tokenizer, eval_sets)
     if is_main:
@@ -544,9 +546,7 @@ def run_pretraining(config: PretrainConfig, *, callbacks: Sequence[TrainerCallba
                    "grad_accum": config.training.grad_accum, "lr": config.training.lr, "max_steps": config.training.max_steps,
                    "warmup_steps": config.training.warmup_steps, "lr_scheduler": config.training.lr_scheduler,
                    "time_budget_s": config.training.time_budget_s,
-                   "model": {**{k: getattr(model.config, k) for k in ("vocab_size", "hidden_size", "num_hidden_layers",
-                                                                      "num_attention_heads", "intermediate_size")},
-                             **family.summary(model)}},
+                   "model": family.summary(model)},
         "global_step": trainer.state.global_step,
         "tokens_seen": int(getattr(trainer.state, "num_input_tokens_seen", 0) or 0),
         "resumed_from": resume_from,

@@ -202,3 +202,48 @@ def test_tiny_electra_pretraining_exports_the_discriminator_as_bert(tmp_path):
             m = build_model(encoder, task, 3, backbone=str(best))
             torch.testing.assert_close(m.bert.embeddings.word_embeddings.weight, emb)
     assert "ELECTRA discriminator" in (best / "README.md").read_text(encoding="utf-8")
+
+
+# ---------------------------------------------------------------------- XLNet
+def test_permutation_collator_is_even_deterministic_and_predicts_only_spans():
+    from kgbert.checkpoints import make_tokenizer
+    from kgbert.data.permutation import PermutationCollator
+
+    tok = make_tokenizer(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + [chr(0x4E00 + i) for i in range(40)])
+    feats = [{"input_ids": [2] + list(range(5, 5 + n)) + [3], "key": 7} for n in (25, 18)]  # lengths 27 and 20
+    coll = PermutationCollator(tok, seed=1)
+    a, b = coll(feats), coll(feats)
+    assert a["input_ids"].shape == (2, 28)  # padded to an even length
+    assert all(torch.equal(a[k], b[k]) for k in a)  # same key, same permutation
+    assert not torch.equal(coll([{**f, "key": 8} for f in feats])["perm_mask"], a["perm_mask"])
+    assert a["perm_mask"].shape == a["target_mapping"].shape == (2, 28, 28)
+    assert a["attention_mask"][1, 20:].sum() == 0 and a["attention_mask"][0, :27].all()
+    spans = a["labels"] != -100
+    assert spans.any() and (a["input_ids"][spans] == 4).all()  # predicted positions are masked in the input
+    originals = torch.tensor([f["input_ids"] + [0] * (28 - len(f["input_ids"])) for f in feats])
+    assert torch.equal(a["labels"][spans], originals[spans])
+    assert not spans[:, 0].any() and not spans[0, 26] and not spans[1, 19:].any()  # never specials or padding
+
+
+@pytest.mark.slow
+def test_tiny_xlnet_pretraining_and_its_checkpoint_in_the_xlnet_encoder(tmp_path):
+    from kgbert.models import build_model
+
+    with pytest.raises(ConfigError, match="data.max_length must be even"):
+        tiny_config(tmp_path, **{"model.family": "xlnet", "data.max_length": 33})
+    cfg = tiny_config(tmp_path, **{"model.family": "xlnet", "training.max_steps": 16, "training.save_steps": 16,
+                                   "model.family_options": {"plm_probability": 0.25}})
+    info = run_pretraining(cfg)
+    assert _falls(_losses(cfg.run_dir), 0.3), _losses(cfg.run_dir)
+    assert info["recipe"]["model"]["intermediate_size"] == 64 and info["heldout"]["eval_paras_accuracy"] >= 0
+    best = cfg.run_dir / "best"
+    cfg_json = json.loads((best / "config.json").read_text())
+    assert cfg_json["model_type"] == "xlnet" and cfg_json["d_model"] == 32 and cfg_json["dropout"] == 0.1
+    weights = load_file(str(best / "model.safetensors"))
+    assert {k.split(".")[0] for k in weights} == {"transformer", "lm_loss"}
+    emb = weights["transformer.word_embedding.weight"]
+    for task in ("sequence", "pair", "token"):
+        m = build_model("xlnet", task, 3, backbone=str(best))
+        torch.testing.assert_close(m.transformer.word_embedding.weight, emb)
+    with pytest.raises(ValueError, match="cannot use the XLNET checkpoint"):
+        build_model("bert", "token", 3, backbone=str(best))
