@@ -67,15 +67,13 @@ class PretrainFamily:
         sentence = any(o in SENTENCE_OBJECTIVES for o in config.model.objectives)
         return resolve(self.pretraining_model if sentence else self.mlm_model)
 
+    def config_values(self, config: PretrainConfig) -> dict[str, Any]:
+        """Values put into the model config beyond ``model.config`` (none for BERT)."""
+        return {}
+
     def build(self, config: PretrainConfig, tokenizer: Any) -> torch.nn.Module:
-        """The model, from ``model.init_from`` (a checkpoint of this family) or from scratch
-        (BERT: :func:`kgbert.pretraining.run.build_pretraining_model`, as before families existed)."""
-        from kgbert.pretraining.run import build_pretraining_model
-
-        return build_pretraining_model(config, tokenizer)
-
-    def build_from(self, config: PretrainConfig, tokenizer: Any) -> torch.nn.Module:
-        """:meth:`build` for a family with its own ``config_class`` and model classes."""
+        """The model of ``config_class`` / ``model_class``: from ``model.init_from`` (a checkpoint
+        of this family, ``model.config`` overriding its config) or from scratch (seeded)."""
         from transformers import set_seed
 
         model_cls, config_cls = self.model_class(config), resolve(self.config_class)
@@ -83,12 +81,12 @@ class PretrainFamily:
             path = config.model.init_from
             if not os.path.isfile(os.path.join(path, "config.json")):
                 raise ConfigError(f"model.init_from: {path!r} is not a checkpoint directory (no config.json)")
-            overrides = dict(config.model.config)
+            overrides = {**config.model.config, **self.config_values(config)}
             bc = config_cls.from_pretrained(path, local_files_only=True, **overrides)
             if bc.vocab_size != len(tokenizer):
                 raise ConfigError(f"model.init_from: vocab_size {bc.vocab_size} != tokenizer size {len(tokenizer)} in {path}")
             return model_cls.from_pretrained(path, config=bc, local_files_only=True)
-        cfg = {**self.defaults, **config.model.config}
+        cfg = {**self.defaults, **config.model.config, **self.config_values(config)}
         bc = config_cls(vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id, **cfg)
         set_seed(config.seed)
         return model_cls(bc)
@@ -126,7 +124,6 @@ class AlbertFamily(PretrainFamily):
     pretraining_model = "kgbert.models.modeling_pretraining_albert:AlbertForSparsePreTraining"
     architectures = {"mlm": "AlbertForMaskedLM", "pretraining": "AlbertForPreTraining"}
     summary_keys = ("embedding_size", "num_hidden_groups", "inner_group_num")
-    build = PretrainFamily.build_from
 
     def describe(self, mc: dict[str, Any]) -> str:
         return (f"ALBERT ({mc['num_hidden_layers']} layers sharing {mc.get('num_hidden_groups', 1)} set(s) of weights, "
@@ -155,14 +152,8 @@ class ElectraFamily(PretrainFamily):
         if config.model.init_from:
             raise ConfigError(f"model.init_from: family 'electra' trains its generator and discriminator from scratch (in {where})")
 
-    def build(self, config: PretrainConfig, tokenizer: Any) -> torch.nn.Module:
-        from transformers import BertConfig, set_seed
-
-        cfg = {**self.defaults, **config.model.config}
-        extra = {k: self.option(config, k) for k in self.options}
-        bc = BertConfig(vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id, **cfg, **extra)
-        set_seed(config.seed)
-        return self.model_class(config)(bc)
+    def config_values(self, config: PretrainConfig) -> dict[str, Any]:
+        return {k: self.option(config, k) for k in self.options}  # generator_size, discriminator_weight, temperature
 
     def save(self, trainer: Any, out_dir: Path) -> list[str]:
         """Only the discriminator (``bert.*`` + its head ``discriminator_predictions.*``, model type
@@ -206,7 +197,7 @@ class XLNetFamily(PretrainFamily):
         from kgbert.checkpoints import xlnet_config_kwargs
 
         if config.model.init_from:
-            return self.build_from(config, tokenizer)
+            return super().build(config, tokenizer)
         cfg = xlnet_config_kwargs(dict(config.model.config))  # BERT-style names are accepted (hidden_size -> d_model)
         xc = XLNetConfig(vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id, **cfg)
         set_seed(config.seed)

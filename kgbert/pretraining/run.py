@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import torch
-from transformers import BertConfig, Trainer, TrainerCallback, TrainingArguments, set_seed
+from transformers import Trainer, TrainerCallback, TrainingArguments
 from transformers.trainer_utils import get_last_checkpoint
 
 from kgbert.data.collators import IGNORE_INDEX, MaskingCollator, build_collator
@@ -289,24 +289,11 @@ def prepare_annotations(config: PretrainConfig) -> dict[str, Any] | None:
 
 
 def build_pretraining_model(config: PretrainConfig, tokenizer) -> torch.nn.Module:
-    """``BertForSparseMaskedLM`` (mlm only) or ``BertForSparsePreTraining`` (mlm + nsp/sop)."""
-    from kgbert.models.modeling_pretraining import BertForSparseMaskedLM, BertForSparsePreTraining
+    """The model of ``model.family`` (:mod:`kgbert.pretraining.families`); for ``bert``:
+    ``BertForSparseMaskedLM`` (mlm only) or ``BertForSparsePreTraining`` (mlm + nsp/sop)."""
+    from kgbert.pretraining.families import get_family
 
-    model_cls = BertForSparsePreTraining if any(o in ("nsp", "sop") for o in config.model.objectives) else BertForSparseMaskedLM
-
-    if config.model.init_from:
-        path = config.model.init_from
-        if not os.path.isfile(os.path.join(path, "config.json")):
-            raise ConfigError(f"model.init_from: {path!r} is not a checkpoint directory (no config.json)")
-        overrides = dict(config.model.config)
-        bc = BertConfig.from_pretrained(path, local_files_only=True, **overrides)
-        if bc.vocab_size != len(tokenizer):
-            raise ConfigError(f"model.init_from: vocab_size {bc.vocab_size} != tokenizer size {len(tokenizer)} in {path}")
-        return model_cls.from_pretrained(path, config=bc, local_files_only=True)
-    cfg = {"max_position_embeddings": 512, "type_vocab_size": 2, **config.model.config}
-    bc = BertConfig(vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id, **cfg)
-    set_seed(config.seed)
-    return model_cls(bc)
+    return get_family(config.model.family).build(config, tokenizer)
 
 
 def training_arguments(config: PretrainConfig, run_dir: Path, has_eval: bool) -> TrainingArguments:
