@@ -3,7 +3,8 @@
 An entry names (classes directly, or ``"module:attribute"`` strings resolved on first use, the way
 transformers' Auto mappings name their classes, so this module imports nothing of kgbert):
 
-- ``config``: the config class (a :class:`transformers.BertConfig` subclass with its own ``model_type``),
+- ``config``: the config class (a subclass of its backbone family's config, ``BertConfig`` by
+  default, with its own ``model_type``),
 - ``heads``: head kind -> model class (``"sequence"``, ``"token"``, optionally ``"mlm"``: the
   masked-LM pretraining head, registered with ``AutoModelForMaskedLM``). The
   head kind of each fine-tuning task is :data:`kgbert.constants.TASK_HEADS`; the Auto class each

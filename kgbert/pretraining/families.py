@@ -31,9 +31,6 @@ if TYPE_CHECKING:
 
     from kgbert.pretraining.config import PretrainConfig
 
-SENTENCE_OBJECTIVES = ("nsp", "sop")
-
-
 class PretrainFamily:
     """A family of pretraining models (see the module docstring); the base is BERT's."""
 
@@ -64,7 +61,10 @@ class PretrainFamily:
 
     # ------------------------------------------------------------------ model
     def model_class(self, config: PretrainConfig) -> Any:
-        sentence = any(o in SENTENCE_OBJECTIVES for o in config.model.objectives)
+        """``pretraining_model`` with a sentence objective (nsp, sop), else ``mlm_model``."""
+        from kgbert.objectives import sentence_objective
+
+        sentence = sentence_objective(list(config.model.objectives)) is not None
         return resolve(self.pretraining_model if sentence else self.mlm_model)
 
     def config_values(self, config: PretrainConfig) -> dict[str, Any]:
