@@ -509,7 +509,8 @@ class SpanMaskingCollator(MaskingCollator):
         self.words = bool(self.options.get("words", True))
         self.boundaries = bool(self.options.get("boundaries", False))
 
-    def mask(self, feature, ids, maskable, rng):
+    def mask(self, feature: dict, ids: np.ndarray, maskable: np.ndarray, rng: np.random.Generator
+             ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
         unit_ids = None
         if self.words:
             if "word_ids" not in feature:
