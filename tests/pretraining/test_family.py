@@ -3,7 +3,6 @@ and sentence structural objectives), the RoBERTa recipe; each loss falls on a ti
 exported checkpoint is a plain BERT checkpoint that the fine-tuning heads take."""
 from __future__ import annotations
 
-import itertools
 import json
 from pathlib import Path
 
@@ -15,10 +14,9 @@ from safetensors.torch import load_file
 from kgbert.checkpoints import make_tokenizer
 from kgbert.data.collators import IGNORE_INDEX, build_collator, sample_spans, span_length_probs, units_from_ids
 from kgbert.objectives import OBJECTIVES, HeadContext, SentenceStructuralObjective, SpanBoundaryObjective, sentence_objective
-from kgbert.pretraining.config import ConfigError, CorpusSource, VocabConfig, load_pretrain_config
-from kgbert.pretraining.data import PairedCorpus
-from kgbert.pretraining.vocab import build_corpus_vocab
-from tests.pretraining.helpers import tiny_config, write_corpus
+from kgbert.pretraining.config import ConfigError, load_pretrain_config
+from tests.pretraining.helpers import tiny_config
+from tests.pretraining.test_objectives import _pairs
 
 VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + [chr(0x4E00 + i) for i in range(995)]
 CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "pretrain"
@@ -192,17 +190,8 @@ def test_shuffled_trigrams_are_recovered_by_the_labels(tok):
     assert identity == 0 and windows >= 900
 
 
-def _pairs(tmp_path, objective, n=600, max_length=48):
-    p1, _ = write_corpus(tmp_path, n_docs=120)
-    srcs = [CorpusSource(path=str(p1))]
-    vocab, _ = build_corpus_vocab(srcs, VocabConfig(min_count=1), progress=False)
-    tok = make_tokenizer(vocab)
-    ds = PairedCorpus(srcs, tok, max_length, seed=0, shuffle_buffer=8, objective=objective)
-    return tok, list(itertools.islice(iter(ds), n))
-
-
 def test_sentence_structure_labels_balanced_and_right(tmp_path):
-    tok, pairs = _pairs(tmp_path, SentenceStructuralObjective(), max_length=256)
+    tok, pairs = _pairs(tmp_path, SentenceStructuralObjective(), n=600, max_length=256)
     labels = np.asarray([p["sentence_structure_label"] for p in pairs])
     assert all("next_sentence_label" not in p for p in pairs)
     share = np.bincount(labels, minlength=3) / len(labels)
