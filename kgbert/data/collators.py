@@ -219,11 +219,12 @@ SEQUENCE_LABEL_KEYS = ("next_sentence_label", "sentence_structure_label")
 
 
 class MaskingCollator:
-    """``mlm``: BERT token masking. Subclasses only change :meth:`units`.
+    """``mlm``: BERT token masking. Subclasses change :meth:`units` (what is masked together) or,
+    for another selection rule (``span``), :meth:`mask`.
 
     Features: ``input_ids`` (list of ints, specials included), optional ``token_type_ids``,
     ``key`` (position in the stream; dynamic masking), ``pass`` (corpus pass; static masking),
-    ``next_sentence_label`` (NSP/SOP), unit ids for subclasses.
+    sentence labels (:data:`SEQUENCE_LABEL_KEYS`: NSP/SOP, StructBERT's 3-way), unit ids for subclasses.
     """
 
     name = "mlm"
