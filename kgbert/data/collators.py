@@ -467,12 +467,12 @@ def sample_spans(
     taken = np.zeros(n_words, dtype=bool)
     spans: list[Span] = []
     room = budget
-    lengths = np.arange(1, len(length_probs) + 1)
+    drawn = rng.choice(np.arange(1, len(length_probs) + 1), size=budget, p=length_probs)  # at most one span per token
     while room > 0:
         fits = ~taken & (sizes <= room)
         if not fits.any():
             break
-        length = int(rng.choice(lengths, p=length_probs))
+        length = int(drawn[len(spans)])
         next_taken = np.minimum.accumulate(np.where(taken, idx, n_words)[::-1])[::-1]
         run = np.minimum(next_taken, seg_end) - idx  # free words from here on, in this segment
         run = np.where(fits, run, 0)
