@@ -1,7 +1,7 @@
 """Pretraining speed: collator throughput per masking strategy, and training tokens/s of
 ``kgbert.pretrain``'s recipe against transformers' plain one, measured side by side.
 
-    nice -n 10 python -m benchmarks.bench_pretrain [--steps 6] [--rounds 3] [--threads 1] [--skip-train]
+    nice -n 10 python -m benchmarks.bench_pretrain [--steps 6] [--rounds 3] [--threads 1] [--skip-train] [--collators-only]
 
 Text: ``../shared/data/corpus_cluecorpussmall/CLUECorpusSmall_bert_sampled.txt`` (web text, one
 sentence a line), vocabulary built from it, words from the jieba annotator (the wwm cache).
@@ -9,8 +9,10 @@ Times are CPU seconds of this process (the machine is shared; with one thread CP
 compute time a dedicated core would take).
 
 1. *Collators* (sequences per CPU-second, median of ``--rounds``): the same 1,024 packed 128-token sequences
-   through ``mlm``, ``wwm`` (jieba words) and ``ernie`` (words as phrases/entities stand-in:
-   the unit logic is what is timed), batches of 32, round-robin.
+   through ``mlm``, ``wwm`` (jieba words), ``ernie`` (words as phrases/entities stand-in:
+   the unit logic is what is timed), ``span`` (SpanBERT, jieba words; ``span+sbo`` with the SBO
+   boundaries) and ``mlm+wso`` (StructBERT's shuffled trigrams), batches of 32, round-robin.
+   ``--collators-only`` measures only this and writes ``benchmarks/results/pretrain_collators.json``.
 2. *Training* (tokens per CPU-second of real, non-padding tokens, one thread, median of ``--rounds`` round-robin rounds of
    ``--steps`` optimizer steps each, same model config, AdamW, batch 32):
    - ``transformers``: ``BertForMaskedLM`` (vocabulary-wide head) + ``DataCollatorForLanguageModeling``
@@ -64,7 +66,10 @@ def bench_collators(tok, seqs, rounds: int) -> dict:
     from kgbert.data.collators import build_collator
 
     cols = {"mlm": build_collator("mlm", tok, seed=0), "wwm": build_collator("wwm", tok, seed=0),
-            "ernie": build_collator("ernie", tok, seed=0, levels={"basic": 1, "phrase": 1, "entity": 1})}
+            "ernie": build_collator("ernie", tok, seed=0, levels={"basic": 1, "phrase": 1, "entity": 1}),
+            "span": build_collator("span", tok, seed=0),  # SpanBERT, jieba words
+            "span+sbo": build_collator("span", tok, seed=0, boundaries=True),  # + SBO boundaries
+            "mlm+wso": build_collator("mlm", tok, seed=0, shuffle_fraction=0.05)}  # + StructBERT's shuffled trigrams
     times = {k: [] for k in cols}
     for _ in range(rounds):
         for name, col in cols.items():
@@ -152,6 +157,7 @@ def main(argv=None) -> int:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--skip-train", action="store_true")
+    ap.add_argument("--collators-only", action="store_true")
     ap.add_argument("--cache-dir", default=str(REPO / "runs" / "pretrain_cache"))
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -161,6 +167,9 @@ def main(argv=None) -> int:
     c = result["collators"]
     for k, v in c["sequences_per_second"].items():
         print(f"| {k} | {v:,.0f} | {c['cost_vs_mlm'][k]:.2f}x |")
+    if args.collators_only:
+        _write_result(result, "pretrain_collators.json")
+        return 0
     result["annotation"] = a = bench_annotation(lines)
     print("\n| word annotation (CLUECorpusSmall sentences) | sentences per CPU-second |\n|---|---:|")
     for k, v in a["sentences_per_cpu_second"].items():
@@ -172,12 +181,16 @@ def main(argv=None) -> int:
         for k, v in t["tokens_per_second"].items():
             print(f"| {k} | {v:,.0f} |")
         print(f"\nspeed-up kgbert / transformers: {t['speedup']:.2f}x")
-    out = REPO / "benchmarks" / "results" / "pretrain.json"
+    _write_result(result, "pretrain.json")
+    return 0
+
+
+def _write_result(result: dict, name: str) -> None:
+    out = REPO / "benchmarks" / "results" / name
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(result, indent=1, default=float))
     os.replace(tmp, out)
-    return 0
 
 
 if __name__ == "__main__":

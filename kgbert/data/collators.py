@@ -1,12 +1,14 @@
-"""Masking collators for pretraining: ``mlm`` (BERT), ``wwm`` (Chinese whole-word masking) and
-``ernie`` (Baidu ERNIE 1.0 knowledge masking), static or dynamic.
+"""Masking collators for pretraining: ``mlm`` (BERT), ``wwm`` (Chinese whole-word masking),
+``ernie`` (Baidu ERNIE 1.0 knowledge masking) and ``span`` (SpanBERT), static or dynamic; any of
+them can add StructBERT's shuffled n-grams (``shuffle_fraction``, the ``wso`` objective).
 
 All share one core, :func:`mask_units`, a pure function of (token ids, maskable units, random
 generator): the budget is ``round(p * n)`` tokens per sequence, ``n`` counting every token that
 is neither special nor padding; units (single tokens, words, phrases, entities) are drawn in
 random order and taken whole while they fit in the budget (BERT's ``create_pretraining_data``);
 each chosen unit is replaced by [MASK] (80 %), by random tokens (10 %) or kept (10 %), decided
-per unit; the labels are per token (-100 where nothing is predicted).
+per unit (:func:`replace_chosen`, which ``span`` shares with its own span selection); the labels
+are per token (-100 where nothing is predicted).
 
 A collator turns packed features (``input_ids`` plus, for ``wwm``/``ernie``, per-token unit
 ids) into a batch. Its random generator is derived from the example, never from a global
@@ -19,7 +21,7 @@ New strategies register in :data:`COLLATORS` and need no change anywhere else.
 from __future__ import annotations
 
 import zlib
-from typing import Any, Sequence
+from typing import Any, NamedTuple, Sequence
 
 import numpy as np
 import torch
@@ -104,12 +106,22 @@ def mask_unit_ids(
     r_unit = rng.random(n_units)
     tok_chosen = chosen_unit[inv]
     pos_chosen = cand[tok_chosen]
-    r_tok = r_unit[inv][tok_chosen]
-    labels[pos_chosen] = ids[pos_chosen]
-    new_ids[pos_chosen[r_tok < mask_replace]] = mask_id
-    rnd = pos_chosen[(r_tok >= mask_replace) & (r_tok < mask_replace + random_replace)]
-    new_ids[rnd] = random_ids[rng.integers(0, len(random_ids), size=len(rnd))]
+    replace_chosen(ids, new_ids, labels, pos_chosen, r_unit[inv][tok_chosen], rng, mask_id=mask_id,
+                   random_ids=random_ids, mask_replace=mask_replace, random_replace=random_replace)
     return new_ids, labels
+
+
+def replace_chosen(
+    ids: np.ndarray, new_ids: np.ndarray, labels: np.ndarray, pos: np.ndarray, r: np.ndarray, rng: np.random.Generator,
+    *, mask_id: int, random_ids: np.ndarray, mask_replace: float, random_replace: float,
+) -> None:
+    """The 80/10/10 core, in place: the chosen positions ``pos`` get their original token as label
+    and, by their draw ``r`` in [0, 1) (one per position; equal within a unit when decided per
+    unit), [MASK] (r < mask_replace), a random token (the next random_replace) or stay."""
+    labels[pos] = ids[pos]
+    new_ids[pos[r < mask_replace]] = mask_id
+    rnd = pos[(r >= mask_replace) & (r < mask_replace + random_replace)]
+    new_ids[rnd] = random_ids[rng.integers(0, len(random_ids), size=len(rnd))]
 
 
 def _group_units(u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -143,12 +155,8 @@ def mask_tokens_fast(
         return new_ids, labels
     budget = max(1, int(round(len(cand) * mlm_probability)))
     pos = rng.permutation(cand)[:budget]
-    labels[pos] = new_ids[pos]
-    r = rng.random(len(pos))
-    m = pos[r < mask_replace]
-    rnd = pos[(r >= mask_replace) & (r < mask_replace + random_replace)]
-    new_ids[m] = mask_id
-    new_ids[rnd] = random_ids[rng.integers(0, len(random_ids), size=len(rnd))]
+    replace_chosen(np.asarray(ids), new_ids, labels, pos, rng.random(len(pos)), rng, mask_id=mask_id,
+                   random_ids=random_ids, mask_replace=mask_replace, random_replace=random_replace)
     return new_ids, labels
 
 
@@ -165,12 +173,58 @@ def units_from_ids(unit_ids: np.ndarray) -> list[np.ndarray]:
     return np.split(pos, cuts)
 
 
+def shuffle_ngrams(
+    ids: np.ndarray, eligible: np.ndarray, rng: np.random.Generator, *, fraction: float, k: int = 3,
+) -> tuple[np.ndarray, np.ndarray]:
+    """StructBERT's word structural objective on one sequence: ``round(fraction * n)`` windows of
+    ``k`` consecutive eligible positions (``n`` = number of eligible positions; windows never
+    overlap and never contain an ineligible position: specials, padding, masked tokens) are
+    permuted by a random permutation other than the identity. Returns (new ids, labels): the
+    original token at every position of a shuffled window, -100 elsewhere, so putting the labels
+    back into the input recovers the original order."""
+    new_ids = np.array(ids, copy=True)
+    labels = np.full(new_ids.shape, IGNORE_INDEX, dtype=np.int64)
+    eligible = np.asarray(eligible, dtype=bool)
+    want = int(round(fraction * int(eligible.sum())))
+    if want == 0 or len(ids) < k:
+        return new_ids, labels
+    run = np.lib.stride_tricks.sliding_window_view(eligible, k).all(axis=1)  # window starting here is eligible
+    starts = rng.permutation(np.flatnonzero(run))
+    free = np.ones(len(ids), dtype=bool)
+    taken: list[int] = []
+    for s in starts:
+        if free[s:s + k].all():
+            free[s:s + k] = False
+            taken.append(int(s))
+            if len(taken) == want:
+                break
+    if not taken:
+        return new_ids, labels
+    perms = _non_identity_permutations(k)
+    chosen = perms[rng.integers(0, len(perms), size=len(taken))]  # (T, k)
+    windows = np.asarray(taken)[:, None] + np.arange(k)  # (T, k)
+    labels[windows] = ids[windows]
+    new_ids[windows] = ids[np.take_along_axis(windows, chosen, axis=1)]
+    return new_ids, labels
+
+
+def _non_identity_permutations(k: int) -> np.ndarray:
+    import itertools
+
+    return np.asarray([p for p in itertools.permutations(range(k)) if list(p) != list(range(k))], dtype=np.int64)
+
+
+SEQUENCE_LABEL_KEYS = ("next_sentence_label", "sentence_structure_label")
+"""Per-sequence labels a collator passes through from the features (sentence objectives)."""
+
+
 class MaskingCollator:
-    """``mlm``: BERT token masking. Subclasses only change :meth:`units`.
+    """``mlm``: BERT token masking. Subclasses change :meth:`units` (what is masked together) or,
+    for another selection rule (``span``), :meth:`mask`.
 
     Features: ``input_ids`` (list of ints, specials included), optional ``token_type_ids``,
     ``key`` (position in the stream; dynamic masking), ``pass`` (corpus pass; static masking),
-    ``next_sentence_label`` (NSP/SOP), unit ids for subclasses.
+    sentence labels (:data:`SEQUENCE_LABEL_KEYS`: NSP/SOP, StructBERT's 3-way), unit ids for subclasses.
     """
 
     name = "mlm"
@@ -186,12 +240,18 @@ class MaskingCollator:
         static: bool = False,
         duplicates: int = 10,
         seed: int = 0,
+        shuffle_fraction: float = 0.0,
+        shuffle_k: int = 3,
         **options: Any,
     ) -> None:
         unknown = set(options) - self.option_names
         if unknown:
             raise ValueError(f"unknown option(s) {sorted(unknown)} for masking strategy {self.name!r}; known: {sorted(self.option_names)}")
+        if not 0 <= shuffle_fraction < 1 or not 2 <= shuffle_k <= 6:
+            raise ValueError(f"shuffle_fraction must be in [0, 1) and shuffle_k in [2, 6], found {shuffle_fraction}, {shuffle_k}")
         self.options = options
+        self.shuffle_fraction = shuffle_fraction
+        self.shuffle_k = shuffle_k
         self.mlm_probability = mlm_probability
         self.mask_replace = mask_replace
         self.random_replace = random_replace
@@ -224,16 +284,34 @@ class MaskingCollator:
         """Per-token unit ids (-1: none) of what is masked together; None: single tokens."""
         return None
 
-    def mask_feature(self, feature: dict) -> tuple[np.ndarray, np.ndarray]:
+    @property
+    def _mask_kwargs(self) -> dict[str, Any]:
+        return dict(mlm_probability=self.mlm_probability, mask_id=self.mask_id, random_ids=self.random_ids,
+                    mask_replace=self.mask_replace, random_replace=self.random_replace)
+
+    def mask(self, feature: dict, ids: np.ndarray, maskable: np.ndarray, rng: np.random.Generator
+             ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+        """(new ids, labels, per-token extras) of one sequence; extras are padded with -100."""
+        units = self.units(feature, ids, maskable, rng)
+        if units is None:
+            return (*mask_tokens_fast(ids, maskable, rng, **self._mask_kwargs), {})
+        return (*mask_unit_ids(ids, maskable, units, rng, **self._mask_kwargs), {})
+
+    def mask_feature_extras(self, feature: dict) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+        """Mask one feature, then (``shuffle_fraction`` > 0: StructBERT's word structural
+        objective) shuffle n-grams of the tokens left unmasked; extras ``shuffle_labels``."""
         ids = np.asarray(feature["input_ids"], dtype=np.int64)
         maskable = ~self._special[ids]
         rng = self.generator(feature)
-        units = self.units(feature, ids, maskable, rng)
-        kw = dict(mlm_probability=self.mlm_probability, mask_id=self.mask_id, random_ids=self.random_ids,
-                  mask_replace=self.mask_replace, random_replace=self.random_replace)
-        if units is None:
-            return mask_tokens_fast(ids, maskable, rng, **kw)
-        return mask_unit_ids(ids, maskable, units, rng, **kw)
+        new_ids, labels, extras = self.mask(feature, ids, maskable, rng)
+        if self.shuffle_fraction > 0:
+            new_ids, extras["shuffle_labels"] = shuffle_ngrams(
+                new_ids, maskable & (labels == IGNORE_INDEX), rng, fraction=self.shuffle_fraction, k=self.shuffle_k)
+        return new_ids, labels, extras
+
+    def mask_feature(self, feature: dict) -> tuple[np.ndarray, np.ndarray]:
+        ids, labels, _ = self.mask_feature_extras(feature)
+        return ids, labels
 
     def __call__(self, features: list[dict]) -> dict[str, torch.Tensor]:
         L = max(len(f["input_ids"]) for f in features)
@@ -242,22 +320,27 @@ class MaskingCollator:
         labels = np.full((B, L), IGNORE_INDEX, dtype=np.int64)
         attention = np.zeros((B, L), dtype=np.int64)
         types = np.zeros((B, L), dtype=np.int64)
+        extras: dict[str, np.ndarray] = {}
         for i, f in enumerate(features):
-            ids, lab = self.mask_feature(f)
+            ids, lab, ext = self.mask_feature_extras(f)
             n = len(ids)
             input_ids[i, :n] = ids
             labels[i, :n] = lab
             attention[i, :n] = 1
             if "token_type_ids" in f:
                 types[i, :n] = f["token_type_ids"]
+            for k, v in ext.items():
+                extras.setdefault(k, np.full((B, L), IGNORE_INDEX, dtype=np.int64))[i, :n] = v
         batch = {
             "input_ids": torch.from_numpy(input_ids),
             "attention_mask": torch.from_numpy(attention),
             "token_type_ids": torch.from_numpy(types),
             "labels": torch.from_numpy(labels),
+            **{k: torch.from_numpy(v) for k, v in extras.items()},
         }
-        if "next_sentence_label" in features[0]:
-            batch["next_sentence_label"] = torch.tensor([int(f["next_sentence_label"]) for f in features])
+        for key in SEQUENCE_LABEL_KEYS:  # sentence objectives' labels (NSP/SOP, StructBERT's 3-way)
+            if key in features[0]:
+                batch[key] = torch.tensor([int(f[key]) for f in features])
         return batch
 
 
@@ -319,10 +402,149 @@ class ErnieCollator(MaskingCollator):
         return np.asarray(feature[field_name], dtype=np.int64)
 
 
+def span_length_probs(p: float = 0.2, max_span: int = 10) -> np.ndarray:
+    """SpanBERT's span lengths 1..max_span: geometric(p), clipped (renormalised) at max_span;
+    mean about 3.8 for p = 0.2, max_span = 10."""
+    if not 0 < p <= 1 or max_span < 1:
+        raise ValueError(f"span masking needs 0 < p <= 1 and max_span >= 1, found p={p}, max_span={max_span}")
+    w = p * (1 - p) ** np.arange(max_span)
+    return w / w.sum()
+
+
+def _word_runs(cand: np.ndarray, unit_ids: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Maskable positions ``cand`` (sorted) -> words as runs: (first position, size, segment) per
+    word. A word is a run of equal unit ids on consecutive positions (a token outside every unit,
+    or without unit ids, is a word of its own); a segment is a run of consecutive positions (a
+    special token, e.g. a [SEP] between documents, ends it: spans never cross it)."""
+    gap = np.ones(len(cand), dtype=bool)
+    gap[1:] = cand[1:] != cand[:-1] + 1
+    start = gap.copy()
+    if unit_ids is not None:
+        u = np.asarray(unit_ids, dtype=np.int64)[cand]
+        start[1:] |= (u[1:] != u[:-1]) | (u[1:] < 0)
+    else:
+        start[:] = True
+    first = np.flatnonzero(start)
+    sizes = np.diff(np.append(first, len(cand)))
+    segment = np.cumsum(gap)[first]
+    return cand[first], sizes, segment
+
+
+class Span(NamedTuple):
+    """A masked span: token positions ``first``..``last`` (inclusive), ``words`` complete words,
+    ``drawn`` the length drawn for it (``words`` is smaller only when cut by the budget or by the
+    end of the free text)."""
+
+    first: int
+    last: int
+    words: int
+    drawn: int
+
+
+def sample_spans(
+    maskable: np.ndarray, unit_ids: np.ndarray | None, rng: np.random.Generator, *, mlm_probability: float,
+    length_probs: np.ndarray,
+) -> list[Span]:
+    """SpanBERT's span selection on one sequence: spans of complete words, disjoint, each within
+    one segment, in the order drawn.
+
+    Until the budget ``round(p * n)`` tokens (``n`` maskable tokens, the same rule as
+    :func:`mask_units`) is spent: draw a length ``l`` (in words) from ``length_probs``, then a
+    start word uniformly among the free words (not yet masked, fitting in the remaining budget)
+    followed by at least ``l - 1`` free words of the same segment (when there is none: among those
+    with the longest such run, and the span is shorter). The span takes its ``l`` words, but never
+    more tokens than the remaining budget: the last span of a sequence is often cut short (as in
+    SpanBERT), and when no free word fits, the rest of the budget stays unspent (whole words are
+    never split)."""
+    cand = np.flatnonzero(maskable)
+    if len(cand) == 0:
+        return []
+    budget = max(1, int(round(len(cand) * mlm_probability)))
+    first, sizes, segment = _word_runs(cand, unit_ids)
+    n_words = len(first)
+    idx = np.arange(n_words)
+    seg_end = np.searchsorted(segment, segment, side="right")  # one past the last word of each word's segment
+    taken = np.zeros(n_words, dtype=bool)
+    spans: list[Span] = []
+    room = budget
+    drawn = rng.choice(np.arange(1, len(length_probs) + 1), size=budget, p=length_probs)  # at most one span per token
+    while room > 0:
+        fits = ~taken & (sizes <= room)
+        if not fits.any():
+            break
+        length = int(drawn[len(spans)])
+        next_taken = np.minimum.accumulate(np.where(taken, idx, n_words)[::-1])[::-1]
+        run = np.minimum(next_taken, seg_end) - idx  # free words from here on, in this segment
+        run = np.where(fits, run, 0)
+        ok = np.flatnonzero(run >= length)
+        if len(ok) == 0:
+            ok = np.flatnonzero(run == run.max())
+        w = int(ok[rng.integers(0, len(ok))])
+        end, used = w, int(sizes[w])
+        while end + 1 - w < length and end + 1 < n_words and run[w] > end + 1 - w and used + sizes[end + 1] <= room:
+            end += 1
+            used += int(sizes[end])
+        taken[w:end + 1] = True
+        room -= used
+        spans.append(Span(int(first[w]), int(first[end] + sizes[end] - 1), end + 1 - w, length))
+    return spans
+
+
+class SpanMaskingCollator(MaskingCollator):
+    """``span``: SpanBERT span masking (Joshi et al. 2020). Span lengths in words follow a
+    geometric distribution (options ``p``, default 0.2, clipped at ``max_span``, default 10: mean
+    about 3.8); words are complete units when the features carry ``word_ids`` (an annotated corpus,
+    as for ``wwm``; option ``words: false`` uses single tokens and needs no annotation); 15 %
+    budget; 80/10/10 decided per span (:func:`replace_chosen`); spans never cross a special token.
+
+    Option ``boundaries`` (set by the ``sbo`` objective) adds ``span_left`` and ``span_right``:
+    per masked token the positions of the tokens just outside its span (``s - 1`` and ``e + 1``),
+    -100 elsewhere."""
+
+    name = "span"
+    option_names = frozenset({"p", "max_span", "words", "boundaries"})
+
+    def __init__(self, tokenizer, **kw):
+        super().__init__(tokenizer, **kw)
+        self.length_probs = span_length_probs(float(self.options.get("p", 0.2)), int(self.options.get("max_span", 10)))
+        self.words = bool(self.options.get("words", True))
+        self.boundaries = bool(self.options.get("boundaries", False))
+
+    def mask(self, feature: dict, ids: np.ndarray, maskable: np.ndarray, rng: np.random.Generator
+             ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+        unit_ids = None
+        if self.words:
+            if "word_ids" not in feature:
+                raise ValueError("the span collator needs word_ids in every feature (an annotated corpus), "
+                                 "or the option words: false for token spans")
+            unit_ids = np.asarray(feature["word_ids"], dtype=np.int64)
+        spans = sample_spans(maskable, unit_ids, rng, mlm_probability=self.mlm_probability, length_probs=self.length_probs)
+        new_ids = ids.copy()
+        labels = np.full(ids.shape, IGNORE_INDEX, dtype=np.int64)
+        extras: dict[str, np.ndarray] = {}
+        if not spans:
+            return new_ids, labels, extras
+        bounds = np.asarray([(sp.first, sp.last) for sp in spans], dtype=np.int64)  # (S, 2)
+        lens = bounds[:, 1] - bounds[:, 0] + 1
+        span_of = np.repeat(np.arange(len(spans)), lens)
+        pos = bounds[span_of, 0] + (np.arange(len(span_of)) - np.repeat(np.cumsum(lens) - lens, lens))
+        r_span = rng.random(len(spans))
+        replace_chosen(ids, new_ids, labels, pos, r_span[span_of], rng, mask_id=self.mask_id, random_ids=self.random_ids,
+                       mask_replace=self.mask_replace, random_replace=self.random_replace)
+        if self.boundaries:
+            left = np.full(ids.shape, IGNORE_INDEX, dtype=np.int64)
+            right = left.copy()
+            left[pos] = bounds[span_of, 0] - 1
+            right[pos] = bounds[span_of, 1] + 1
+            extras = {"span_left": left, "span_right": right}
+        return new_ids, labels, extras
+
+
 COLLATORS: dict[str, type[MaskingCollator]] = {
     "mlm": MaskingCollator,
     "wwm": WholeWordMaskCollator,
     "ernie": ErnieCollator,
+    "span": SpanMaskingCollator,
 }
 
 
@@ -334,5 +556,6 @@ def build_collator(strategy: str, tokenizer: Any, **kwargs: Any) -> MaskingColla
     return cls(tokenizer, **kwargs)
 
 
-__all__ = ["COLLATORS", "IGNORE_INDEX", "ErnieCollator", "MaskingCollator", "WholeWordMaskCollator",
-           "build_collator", "mask_tokens_fast", "mask_unit_ids", "mask_units", "units_from_ids"]
+__all__ = ["COLLATORS", "IGNORE_INDEX", "SEQUENCE_LABEL_KEYS", "ErnieCollator", "MaskingCollator", "Span",
+           "SpanMaskingCollator", "WholeWordMaskCollator", "build_collator", "mask_tokens_fast", "mask_unit_ids", "mask_units", "replace_chosen",
+           "sample_spans", "shuffle_ngrams", "span_length_probs", "units_from_ids"]

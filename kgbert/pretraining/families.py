@@ -68,8 +68,12 @@ class PretrainFamily:
         return resolve(self.pretraining_model if sentence else self.mlm_model)
 
     def config_values(self, config: PretrainConfig) -> dict[str, Any]:
-        """Values put into the model config beyond ``model.config`` (none for BERT)."""
-        return {}
+        """Values put into the model config beyond ``model.config`` (BERT: the plug-in objectives
+        sbo/wso/sso whose heads the sparse models add, ``pretraining_objectives``)."""
+        from kgbert.objectives import plugin_objectives
+
+        objectives = list(config.model.objectives)
+        return {"pretraining_objectives": objectives} if plugin_objectives(objectives) else {}
 
     def build(self, config: PretrainConfig, tokenizer: Any) -> torch.nn.Module:
         """The model of ``config_class`` / ``model_class``: from ``model.init_from`` (a checkpoint
@@ -101,12 +105,13 @@ class PretrainFamily:
         return train, heldout
 
     # ------------------------------------------------------------------ export
-    def save(self, trainer: Any, out_dir: Path) -> list[str]:
-        """Write the model and tokenizer files of ``best/`` into ``out_dir``; returns the
-        ``architectures`` its ``config.json`` declares."""
+    def save(self, trainer: Any, out_dir: Path) -> None:
+        """Write the model and tokenizer files of ``best/`` into ``out_dir``."""
         trainer.save_model(str(out_dir))
-        kind = "pretraining" if "PreTraining" in type(trainer.model).__name__ else "mlm"
-        return [self.architectures[kind]]
+
+    def architecture(self, sentence_head: bool) -> list[str]:
+        """The ``architectures`` of ``best/config.json`` (``sentence_head``: the NSP/SOP head was trained and kept)."""
+        return [self.architectures["pretraining" if sentence_head else "mlm"]]
 
     def describe(self, mc: dict[str, Any]) -> str:
         """The model card's first line (``mc``: the recipe's model sizes)."""
@@ -123,7 +128,11 @@ class AlbertFamily(PretrainFamily):
     mlm_model = "kgbert.models.modeling_pretraining_albert:AlbertForSparseMaskedLM"
     pretraining_model = "kgbert.models.modeling_pretraining_albert:AlbertForSparsePreTraining"
     architectures = {"mlm": "AlbertForMaskedLM", "pretraining": "AlbertForPreTraining"}
+    objectives = ("mlm", "nsp", "sop")  # the plug-in objectives (sbo, wso, sso) have heads on BERT's models only
     summary_keys = ("embedding_size", "num_hidden_groups", "inner_group_num")
+
+    def config_values(self, config: PretrainConfig) -> dict[str, Any]:
+        return {}
 
     def describe(self, mc: dict[str, Any]) -> str:
         return (f"ALBERT ({mc['num_hidden_layers']} layers sharing {mc.get('num_hidden_groups', 1)} set(s) of weights, "
@@ -155,11 +164,13 @@ class ElectraFamily(PretrainFamily):
     def config_values(self, config: PretrainConfig) -> dict[str, Any]:
         return {k: self.option(config, k) for k in self.options}  # generator_size, discriminator_weight, temperature
 
-    def save(self, trainer: Any, out_dir: Path) -> list[str]:
+    def save(self, trainer: Any, out_dir: Path) -> None:
         """Only the discriminator (``bert.*`` + its head ``discriminator_predictions.*``, model type
         ``bert``) and the tokenizer: the generator is discarded, as in the paper."""
         trainer.model.discriminator.save_pretrained(str(out_dir))
         trainer.processing_class.save_pretrained(str(out_dir))
+
+    def architecture(self, sentence_head: bool) -> list[str]:
         return ["BertModel"]
 
     def describe(self, mc: dict[str, Any]) -> str:

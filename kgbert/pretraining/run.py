@@ -268,14 +268,15 @@ def prepare_tokenizer(config: PretrainConfig, run_dir: Path, is_main: bool = Tru
     return load_tokenizer(init), counts
 
 
-DEFAULT_ANNOTATOR = {"wwm": "jieba_words", "ernie": "spacy_pipeline"}
+DEFAULT_ANNOTATOR = {"wwm": "jieba_words", "ernie": "spacy_pipeline", "span": "jieba_words"}
 
 
 def prepare_annotations(config: PretrainConfig) -> dict[str, Any] | None:
     """Annotation caches of every source (built once; see :mod:`kgbert.pretraining.annotate`),
-    or None when the masking strategy needs no annotation."""
+    or None when the masking strategy needs no annotation (``span`` with ``words: false``)."""
     m = config.masking
-    name = m.annotator or DEFAULT_ANNOTATOR.get(m.strategy)
+    default = None if m.strategy == "span" and m.options.get("words") is False else DEFAULT_ANNOTATOR.get(m.strategy)
+    name = m.annotator or default
     if name is None:
         return None
     from kgbert.pretraining.annotate import AnnotatedSource, build_annotator, build_cache
@@ -290,10 +291,24 @@ def prepare_annotations(config: PretrainConfig) -> dict[str, Any] | None:
 
 def build_pretraining_model(config: PretrainConfig, tokenizer) -> torch.nn.Module:
     """The model of ``model.family`` (:mod:`kgbert.pretraining.families`); for ``bert``:
-    ``BertForSparseMaskedLM`` (mlm only) or ``BertForSparsePreTraining`` (mlm + nsp/sop)."""
+    ``BertForSparseMaskedLM`` (no sentence objective) or ``BertForSparsePreTraining`` (a sentence
+    objective: nsp, sop or sso); plug-in objectives (sbo, wso, sso) add their heads
+    (``BertConfig.pretraining_objectives``, dropped again on export)."""
     from kgbert.pretraining.families import get_family
 
     return get_family(config.model.family).build(config, tokenizer)
+
+
+def objective_label_names(objectives: Sequence[str]) -> list[str]:
+    """The batch keys that are targets of the run's objectives (the Trainer's ``label_names``)."""
+    from kgbert.objectives import plugin_objectives, sentence_objective
+
+    names = ["labels"]
+    sentence = sentence_objective(list(objectives))
+    if sentence is not None:
+        names.append(sentence.label_key)
+    names += [k for o in plugin_objectives(list(objectives)) for k in o.input_keys if k not in names]
+    return names
 
 
 def training_arguments(config: PretrainConfig, run_dir: Path, has_eval: bool) -> TrainingArguments:
@@ -329,7 +344,7 @@ def training_arguments(config: PretrainConfig, run_dir: Path, has_eval: bool) ->
         ddp_backend=t.ddp_backend,
         disable_tqdm=not t.progress,
         remove_unused_columns=False,
-        label_names=["labels", "next_sentence_label"] if any(o in ("nsp", "sop") for o in config.model.objectives) else ["labels"],
+        label_names=objective_label_names(config.model.objectives),
         use_cpu=not torch.cuda.is_available(),
     )
 
@@ -350,15 +365,20 @@ def export_checkpoint(trainer: Trainer, out_dir: Path, info: dict[str, Any], exp
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     try:
-        architectures = get_family(family).save(trainer, tmp)
+        fam = get_family(family)
+        fam.save(trainer, tmp)
         write_vocab_txt(trainer.processing_class, tmp)
         (tmp / "training_args.bin").unlink(missing_ok=True)  # a pickle: never part of a shipped checkpoint
+        objectives = list(info.get("recipe", {}).get("objectives") or [])
+        has_nsp_head = "PreTraining" in type(trainer.model).__name__ and bool({"nsp", "sop"} & set(objectives))
+        drop_pretraining_only_weights(tmp, keep_seq_relationship=has_nsp_head)
         cfg_path = tmp / "config.json"
         with open(cfg_path, encoding="utf-8") as fh:
             cfg = json.load(fh)
-        cfg["architectures"] = architectures
+        cfg.pop("pretraining_objectives", None)
+        cfg["architectures"] = fam.architecture(has_nsp_head)
         if export_dropout is not None:
-            keys = get_family(family).dropout_keys
+            keys = fam.dropout_keys
             info = {**info, "pretraining_dropout": {k: cfg.get(k) for k in keys}}
             cfg.update(dict.fromkeys(keys, export_dropout))
         _write_json(cfg_path, cfg)
@@ -370,6 +390,34 @@ def export_checkpoint(trainer: Trainer, out_dir: Path, info: dict[str, Any], exp
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def drop_pretraining_only_weights(ckpt: Path, keep_seq_relationship: bool = True) -> list[str]:
+    """Remove the plug-in objectives' heads (``objective_heads.*``) and, unless kept, the unused
+    2-way sentence head (``cls.seq_relationship.*``, untrained when the sentence objective was
+    ``sso``) from a saved checkpoint, so it has BERT's layout. Returns the removed keys."""
+    from safetensors.torch import load_file, save_file
+
+    from kgbert.models.modeling_pretraining import HEADS_PREFIX
+
+    def dropped(k: str) -> bool:
+        return k.startswith(HEADS_PREFIX) or (not keep_seq_relationship and k.startswith("cls.seq_relationship."))
+
+    removed: list[str] = []
+    index = ckpt / "model.safetensors.index.json"
+    files = sorted(ckpt.glob("*.safetensors"))
+    for f in files:
+        tensors = load_file(str(f))
+        gone = [k for k in tensors if dropped(k)]
+        if gone:
+            save_file({k: v for k, v in tensors.items() if not dropped(k)}, str(f), metadata={"format": "pt"})
+            removed += gone
+    if removed and index.is_file():
+        with open(index, encoding="utf-8") as fh:
+            idx = json.load(fh)
+        idx["weight_map"] = {k: v for k, v in idx["weight_map"].items() if not dropped(k)}
+        _write_json(index, idx)
+    return removed
 
 
 def model_card(info: dict[str, Any]) -> str:
@@ -469,9 +517,15 @@ def run_pretraining(config: PretrainConfig, *, callbacks: Sequence[TrainerCallba
     resume_from = _resume_point(config, run_dir / "checkpoints")
 
     m = config.masking
+    from kgbert.objectives import plugin_objectives
+
+    objective_options: dict[str, Any] = {}
+    for plugin in plugin_objectives(list(config.model.objectives)):
+        objective_options.update(plugin.collator_options(m))  # e.g. sbo: span boundaries; wso: shuffled trigrams
     collator = build_collator(
         m.strategy, tokenizer, mlm_probability=m.mlm_probability, mask_replace=m.mask_replace,
-        random_replace=m.random_replace, static=m.static, duplicates=m.duplicates, seed=config.seed, **m.options,
+        random_replace=m.random_replace, static=m.static, duplicates=m.duplicates, seed=config.seed,
+        **{**m.options, **objective_options},
     )
     # held-out accuracy always uses BERT token masking, whatever the training strategy: runs with
     # mlm, wwm and ernie are scored on the same positions of the same text

@@ -185,7 +185,7 @@ def test_mask_units_is_pure(tok):
 def test_unknown_strategy_and_options(tok):
     assert set(COLLATORS) >= {"mlm", "wwm", "ernie"}
     with pytest.raises(ValueError, match="unknown masking strategy"):
-        build_collator("span", tok)
+        build_collator("bogus", tok)
     with pytest.raises(ValueError, match="unknown option"):
         build_collator("mlm", tok, levels={})
 
