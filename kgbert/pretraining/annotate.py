@@ -107,7 +107,8 @@ class SpacyAnnotator:
 
 class FastPipelineAnnotator:
     """The words, entities and phrases of :class:`SpacyAnnotator` (identical, tested), computed
-    without spaCy ``Doc`` objects by :class:`annotators.fast.FastAnnotator`, about 25x faster per core.
+    without spaCy ``Doc`` objects by :class:`annotators.fast.FastAnnotator`, about 4x faster per core
+    (``benchmarks/bench_annotate_corpus.py``).
     Same options as ``spacy_pipeline`` (a KG store or None, the components)."""
 
     name = "fast_pipeline"
