@@ -79,9 +79,10 @@ class MaskingConfig:
     # unmasked tokens start at this share of the positions and are shuffled
     shuffle_fraction: float = 0.05
     shuffle_k: int = 3
-    # corpus annotator for wwm/ernie (default: jieba_words for wwm, spacy_pipeline for ernie) and its options
+    # corpus annotator for wwm/span/ernie (default: jieba_words for wwm and span, fast_pipeline for ernie) and its options
     annotator: Optional[str] = None
     annotator_options: dict[str, Any] = field(default_factory=dict)
+    annotate_workers: int = 1  # processes that build the annotation cache (same cache for any number)
 
 
 @dataclass
@@ -160,6 +161,8 @@ def _validate(cfg: PretrainConfig, where: str) -> None:
         raise ConfigError(f"masking.mlm_probability must be in (0, 1), found {m.mlm_probability} (in {where})")
     if m.mask_replace < 0 or m.random_replace < 0 or m.mask_replace + m.random_replace > 1:
         raise ConfigError(f"masking.mask_replace + masking.random_replace must lie in [0, 1] (in {where})")
+    if m.annotate_workers < 1:
+        raise ConfigError(f"masking.annotate_workers must be at least 1, found {m.annotate_workers} (in {where})")
     if cfg.data.max_length < 8:
         raise ConfigError(f"data.max_length must be at least 8 (in {where})")
     for i, src in enumerate(cfg.data.corpus):
