@@ -32,6 +32,7 @@ class DenoisingEntityAutoEncoder:
 
     name = "dea"
     label_key = "entity_labels"
+    requires_family = "ernie_thu"  # model.family of kgbert.pretrain
 
     def __init__(self, replace: float = 0.05, mask: float = 0.15) -> None:
         if replace < 0 or mask < 0 or replace + mask > 1:
