@@ -144,6 +144,7 @@ def test_pretrain_run_with_dea_and_round_trip(tmp_path, kg, export):
     from kgbert.pretraining.run import run_pretraining
 
     cfg = tiny_config(tmp_path, **{
+        "model.family": "ernie_thu",
         "model.objectives": ["mlm", "dea"],
         "model.config": {**TINY, "entity_embeddings": str(export)},
         "masking.annotator": "kg_links",
@@ -171,3 +172,16 @@ def test_pretrain_run_with_dea_and_round_trip(tmp_path, kg, export):
     sd, ft_sd = model.state_dict(), ft.state_dict()
     for k in ("bert.encoder.layer.1.output.dense.weight", "entity_fusion.0.entity_in.weight"):
         assert torch.equal(sd[k], ft_sd[k])
+
+
+def test_dea_config_errors(tmp_path, kg, export):
+    from kgbert.training.config import ConfigError
+
+    with pytest.raises(ConfigError, match="need\\(s\\) model.family 'ernie_thu', found 'bert'"):
+        tiny_config(tmp_path, **{"model.objectives": ["mlm", "dea"]})
+    with pytest.raises(ConfigError, match="masking.annotator: kg_links"):
+        tiny_config(tmp_path, **{"model.family": "ernie_thu", "model.objectives": ["mlm", "dea"],
+                                 "model.config": {"entity_embeddings": str(export)}})
+    with pytest.raises(ConfigError, match="needs model.config.entity_embeddings"):
+        tiny_config(tmp_path, **{"model.family": "ernie_thu", "model.objectives": ["mlm", "dea"],
+                                 "masking.annotator": "kg_links", "masking.annotator_options": {"kg": str(kg.path)}})
