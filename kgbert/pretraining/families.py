@@ -53,10 +53,11 @@ class PretrainFamily:
                               f"known: {sorted(self.options)} (in {where})")
         from kgbert.objectives import OBJECTIVES
 
-        owned = [o for o in config.model.objectives if getattr(OBJECTIVES.get(o), "requires_family", None) not in (None, self.name)]
+        need = {o: getattr(OBJECTIVES.get(o), "requires_family", None) for o in config.model.objectives}
+        owned = [o for o, fam in need.items() if fam not in (None, self.name)]
         if owned:  # dea: trained by the ernie_thu family only
-            raise ConfigError(f"model.objectives: {owned} need(s) model.family "
-                              f"{getattr(OBJECTIVES[owned[0]], 'requires_family')!r}, found {self.name!r} (in {where})")
+            raise ConfigError(f"model.objectives: {owned} need(s) model.family {need[owned[0]]!r}, "
+                              f"found {self.name!r} (in {where})")
         if self.objectives is not None:
             bad = [o for o in config.model.objectives if o not in self.objectives]
             if bad:
