@@ -69,7 +69,7 @@ def time_annotation(run_dir: Path, spec: str) -> dict:
         words = [t.text for t in d if t.text.strip()]
         sentences += len(sentence_ranges(words, [len(tagger.word_pieces(w)) for w in words], tagger.config.max_position_embeddings - 2))
     return {
-        "data": spec, "texts": len(texts), "sentences": sentences, "frames": sum(len(d._.srl) for d in docs),
+        "data": f"{Path(path).parent.name}/{Path(path).name}, first {n}", "texts": len(texts), "sentences": sentences, "frames": sum(len(d._.srl) for d in docs),
         "chars_per_text": round(sum(len(t) for t in texts) / max(1, len(texts)), 1), "seconds": round(seconds, 2),
         "cpu_seconds": round(cpu, 2), "texts_per_second": round(len(texts) / seconds, 2),
         "sentences_per_second": round(sentences / seconds, 2), "sentences_per_cpu_second": round(sentences / cpu, 2),
