@@ -81,9 +81,10 @@ class MaskingConfig:
     static: bool = False  # True: one fixed mask per example per duplicate (original BERT)
     duplicates: int = 10  # static masking: distinct masks per example (BERT's dupe_factor)
     options: dict[str, Any] = field(default_factory=dict)  # strategy options (e.g. ernie stages)
-    # corpus annotator for wwm/ernie (default: jieba_words for wwm, spacy_pipeline for ernie) and its options
+    # corpus annotator for wwm/ernie (default: jieba_words for wwm, fast_pipeline for ernie) and its options
     annotator: Optional[str] = None
     annotator_options: dict[str, Any] = field(default_factory=dict)
+    annotate_workers: int = 1  # processes that build the annotation cache (same cache for any number)
 
 
 @dataclass
@@ -165,6 +166,8 @@ def _validate(cfg: PretrainConfig, where: str) -> None:
         raise ConfigError(f"data.short_seq_prob applies to the packed corpus (objectives [mlm]), not to sentence pairs (in {where})")
     if cfg.vocab.path is not None and cfg.model.init_from:
         raise ConfigError(f"vocab.path and model.init_from are exclusive (model.init_from brings its own vocabulary) (in {where})")
+    if m.annotate_workers < 1:
+        raise ConfigError(f"masking.annotate_workers must be at least 1, found {m.annotate_workers} (in {where})")
     if cfg.data.max_length < 8:
         raise ConfigError(f"data.max_length must be at least 8 (in {where})")
     for i, src in enumerate(cfg.data.corpus):

@@ -292,7 +292,7 @@ def prepare_tokenizer(config: PretrainConfig, run_dir: Path, is_main: bool = Tru
     return load_tokenizer(init), counts
 
 
-DEFAULT_ANNOTATOR = {"wwm": "jieba_words", "ernie": "spacy_pipeline"}
+DEFAULT_ANNOTATOR = {"wwm": "jieba_words", "ernie": "fast_pipeline"}
 
 
 def prepare_annotations(config: PretrainConfig) -> dict[str, Any] | None:
@@ -307,7 +307,7 @@ def prepare_annotations(config: PretrainConfig) -> dict[str, Any] | None:
     annotator = build_annotator(name, **m.annotator_options)
     out = {}
     for s in config.data.corpus:
-        d = build_cache(s, annotator, config.data.cache_dir, config.training.progress)
+        d = build_cache(s, annotator, config.data.cache_dir, config.training.progress, workers=m.annotate_workers)
         out[s.label] = AnnotatedSource(s, d, annotator.fields)
     return out
 
