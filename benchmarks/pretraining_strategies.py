@@ -152,7 +152,12 @@ def gains(table: dict[str, dict[str, dict[str, Any]]], tasks: Sequence[str]) -> 
 def gains_markdown(rows: Sequence[dict[str, Any]]) -> str:
     out = ["| gain | task | Δ (points) | seed spread (larger std) | verdict | paper |", "|---|---|---|---|---|---|"]
     for r in rows:
-        verdict = "one seed: no spread" if r["n"] < 2 else "within the spread" if r["within_spread"] else "beyond the spread"
+        if r["n"] < 2:
+            verdict = "one seed: no spread"
+        elif r["delta"] == 0 and r["spread"] == 0:
+            verdict = "no signal (identical scores)"
+        else:
+            verdict = "within the spread" if r["within_spread"] else "beyond the spread"
         out.append(f"| {r['gain']} | {r['task']} | {r['delta']:+.2f} | {r['spread']:.2f} | {verdict} | {r['paper']} |")
     return "\n".join(out) + "\n"
 
