@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable, Iterator
 
 from spacy.language import Language
 from spacy.matcher import Matcher
 from spacy.tokens import Doc, Span
+from spacy.util import minibatch
 
 from annotators.names import COMPONENTS  # noqa: F401  (re-exported)
 from annotators.extensions import KG_GROUP, NER_GROUP, PHRASE_GROUP, register_extensions, resolve_doc_entities
@@ -249,6 +250,37 @@ class SrlComponent:
 )
 def make_srl(nlp: Language, name: str, model_dir: str | None, device: str) -> SrlComponent:
     return SrlComponent(name, model_dir, device)
+
+
+class SentenceSrlComponent(SrlComponent):
+    """``srl`` v2: like v1, but each sentence of a doc is tagged on its own (v1 tags the whole doc as
+    one sentence and fails on docs longer than the model), and :meth:`pipe` batches the sentences
+    of ``batch_size`` docs together (:meth:`annotators.srl.SrlTagger.predict_texts`)."""
+
+    def __reduce__(self):
+        return (SentenceSrlComponent, (self.name, self.model_dir, self.device))
+
+    def __call__(self, doc: Doc) -> Doc:
+        return next(iter(self.pipe([doc])))
+
+    def pipe(self, docs: Iterable[Doc], batch_size: int = 64) -> Iterator[Doc]:
+        for batch in minibatch(docs, size=batch_size):
+            toks = [[t for t in doc if _is_word(t)] for doc in batch]
+            words = [[(t.idx, t.idx + len(t)) for t in ts] for ts in toks]
+            pos = [[t.tag_ for t in ts] if doc.has_annotation("TAG") else None for doc, ts in zip(batch, toks)]
+            frames = self.tagger.predict_texts([doc.text for doc in batch], words, pos)
+            for doc, fr in zip(batch, frames):
+                doc._.srl = [f.to_dict() for f in fr]
+                yield doc
+
+
+@Language.factory(
+    "kgbert_srl_v2",
+    default_config={"model_dir": None, "device": "cpu"},
+    assigns=["doc._.srl"],
+)
+def make_srl_v2(nlp: Language, name: str, model_dir: str | None, device: str) -> SentenceSrlComponent:
+    return SentenceSrlComponent(name, model_dir, device)
 
 
 

@@ -107,7 +107,8 @@ class SpacyAnnotator:
 
 class FastPipelineAnnotator:
     """The words, entities and phrases of :class:`SpacyAnnotator` (identical, tested), computed
-    without spaCy ``Doc`` objects by :class:`annotators.fast.FastAnnotator`, about 25x faster per core.
+    without spaCy ``Doc`` objects by :class:`annotators.fast.FastAnnotator`, about 4x faster per core
+    (``benchmarks/bench_annotate_corpus.py``).
     Same options as ``spacy_pipeline`` (a KG store or None, the components)."""
 
     name = "fast_pipeline"
@@ -212,8 +213,8 @@ def annotate_documents(docs: Iterator[Document], annotator: Any, workers: int = 
     ctx = multiprocessing.get_context("fork")
     with ctx.Pool(workers, initializer=_init_worker, initargs=(annotator,)) as pool:
         pending = None
-        for batch in _batched(docs, 64 * workers):
-            nxt = (batch, pool.map_async(_annotate_doc, batch, chunksize=8))  # next batch runs while this one is written
+        for batch in _batched(docs, 256 * workers):
+            nxt = (batch, pool.map_async(_annotate_doc, batch, chunksize=32))  # next batch runs while this one is written
             if pending is not None:
                 yield from zip(pending[0], pending[1].get())
             pending = nxt
