@@ -169,8 +169,6 @@ def _validate(cfg: PretrainConfig, where: str) -> None:
         raise ConfigError(f"masking.mask_replace + masking.random_replace must lie in [0, 1] (in {where})")
     if not 0 <= cfg.data.short_seq_prob < 1:
         raise ConfigError(f"data.short_seq_prob must be in [0, 1), found {cfg.data.short_seq_prob} (in {where})")
-    if cfg.data.short_seq_prob > 0 and any(o in ("nsp", "sop") for o in cfg.model.objectives):
-        raise ConfigError(f"data.short_seq_prob applies to the packed corpus (objectives [mlm]), not to sentence pairs (in {where})")
     if cfg.vocab.path is not None and cfg.model.init_from:
         raise ConfigError(f"vocab.path and model.init_from are exclusive (model.init_from brings its own vocabulary) (in {where})")
     if m.annotate_workers < 1:
@@ -191,6 +189,10 @@ def _validate(cfg: PretrainConfig, where: str) -> None:
     problem = check_objectives(list(cfg.model.objectives), m.strategy)
     if problem:
         raise ConfigError(f"model.objectives: {problem} (in {where})")
+    from kgbert.objectives import sentence_objective
+
+    if cfg.data.short_seq_prob > 0 and sentence_objective(list(cfg.model.objectives)) is not None:
+        raise ConfigError(f"data.short_seq_prob applies to the packed corpus, not to the sentence pairs of a sentence objective (in {where})")
     from kgbert.pretraining.families import get_family
 
     get_family(cfg.model.family).validate(cfg, where)
