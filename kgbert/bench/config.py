@@ -21,12 +21,14 @@ A bench config (YAML)::
         metric: f1                     # default: f1 (token), macro_f1 (relation), accuracy
         paper: {bert: 86.1, kbert_fin: 87.4-87.6}   # reported figures, shown beside ours
         paper_note: Google BERT-base backbone (K-BERT paper, Table 3)
+        encoder_overrides:             # row glob -> fragment merged over those rows in this task only
+          "kbert_*": {kg: {sources: [.../Finance.spo]}}
     quick:                             # --quick: deep-merged over this config (a tiny grid)
       seeds: [1]
       base: {data: {limit_train: 64, limit_eval: 32}, training: {max_steps: 4}}
 
-A cell's run config is ``base`` <- ``tasks[t].run`` <- ``encoders[e]`` (deep merge, later wins)
-plus ``name``, ``seed`` and ``output_dir`` (``<output_dir>/cells/<task>/<encoder>/seed<N>``);
+A cell's run config is ``base`` <- ``tasks[t].run`` <- ``encoders[e]`` <- every
+``tasks[t].encoder_overrides`` fragment whose glob matches ``e`` (deep merge, later wins) plus ``name``, ``seed`` and ``output_dir`` (``<output_dir>/cells/<task>/<encoder>/seed<N>``);
 it is validated like any run config (:func:`kgbert.training.config_from_dict`), so any run
 option can be swept. Encoders are looked up by the trainer through the registry
 (:data:`kgbert.registry.ENCODERS`, :func:`kgbert.data.build_featurizer`); the harness knows no
@@ -36,6 +38,7 @@ encoder by name. CLI overrides are dotted ``key=value`` pairs on this document, 
 from __future__ import annotations
 
 import copy
+import fnmatch
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional, Sequence
@@ -54,6 +57,9 @@ class TaskEntry:
     metric: Optional[str] = None
     paper: dict[str, Any] = field(default_factory=dict)  # encoder row -> reported figure (number or text)
     paper_note: Optional[str] = None
+    # encoder-row glob (fnmatch, e.g. "kbert_*") -> run-config fragment merged over the matching rows
+    # in this task only (e.g. each task's own KG for every K-BERT row); applied in order, after the row
+    encoder_overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass
@@ -110,6 +116,11 @@ def bench_from_dict(data: dict, where: str = "<dict>", overrides: Sequence[str] 
         unknown = set(entry.paper) - set(cfg.encoders)
         if unknown:
             raise ConfigError(f"tasks.{t}.paper names unknown encoder rows {sorted(unknown)} (in {where})")
+        for pattern, fragment in entry.encoder_overrides.items():
+            if not isinstance(fragment, dict):
+                raise ConfigError(f"tasks.{t}.encoder_overrides.{pattern}: expected a run-config mapping (in {where})")
+            if not any(fnmatch.fnmatchcase(e, pattern) for e in cfg.encoders):
+                raise ConfigError(f"tasks.{t}.encoder_overrides: {pattern!r} matches no encoder row of {sorted(cfg.encoders)} (in {where})")
     for t in cfg.tasks:  # every cell's run config must be valid before anything runs
         for e in cfg.encoders:
             cell_config(cfg, t, e, cfg.seeds[0], where=where)
@@ -135,7 +146,11 @@ def cell_dir(cfg: BenchConfig, task: str, encoder: str, seed: int) -> Path:
 
 def cell_dict(cfg: BenchConfig, task: str, encoder: str, seed: int) -> dict:
     """The plain run-config mapping of one cell (before validation)."""
-    tree = deep_merge(deep_merge(cfg.base, cfg.tasks[task].run), cfg.encoders[encoder])
+    entry = cfg.tasks[task]
+    tree = deep_merge(deep_merge(cfg.base, entry.run), cfg.encoders[encoder])
+    for pattern, fragment in entry.encoder_overrides.items():
+        if fnmatch.fnmatchcase(encoder, pattern):
+            tree = deep_merge(tree, fragment)
     tree.update(name=f"{cfg.name}/{task}/{encoder}", seed=seed, output_dir=str(cell_dir(cfg, task, encoder, seed)))
     return tree
 

@@ -54,6 +54,9 @@ class PretrainDataConfig:
     shuffle_buffer: int = 2048  # packed sequences held for shuffling (streaming)
     eval_sequences: int = 256  # held-out sequences per source with holdout > 0
     cache_dir: str = "runs/pretrain_cache"  # annotation cache (wwm/ernie)
+    # BERT's short_seq_prob: share of training sequences cut to a random shorter length (packed
+    # corpus only; held-out sequences stay full length)
+    short_seq_prob: float = 0.0
 
 
 @dataclass
@@ -64,6 +67,9 @@ class VocabConfig:
     max_size: Optional[int] = None
     latin_words: int = 1000  # most frequent lower-case Latin words (>= min_count) as whole tokens
     max_lines: Optional[int] = None  # count only the first N lines of each source (fast smoke runs)
+    # an existing vocab.txt (or a checkpoint directory holding one) used as it is instead of building
+    # one: runs that must share a vocabulary (strategy comparisons, the shipped backbone's)
+    path: Optional[str] = None
 
 
 @dataclass
@@ -161,6 +167,10 @@ def _validate(cfg: PretrainConfig, where: str) -> None:
         raise ConfigError(f"masking.mlm_probability must be in (0, 1), found {m.mlm_probability} (in {where})")
     if m.mask_replace < 0 or m.random_replace < 0 or m.mask_replace + m.random_replace > 1:
         raise ConfigError(f"masking.mask_replace + masking.random_replace must lie in [0, 1] (in {where})")
+    if not 0 <= cfg.data.short_seq_prob < 1:
+        raise ConfigError(f"data.short_seq_prob must be in [0, 1), found {cfg.data.short_seq_prob} (in {where})")
+    if cfg.vocab.path is not None and cfg.model.init_from:
+        raise ConfigError(f"vocab.path and model.init_from are exclusive (model.init_from brings its own vocabulary) (in {where})")
     if m.annotate_workers < 1:
         raise ConfigError(f"masking.annotate_workers must be at least 1, found {m.annotate_workers} (in {where})")
     if cfg.data.max_length < 8:
@@ -179,6 +189,10 @@ def _validate(cfg: PretrainConfig, where: str) -> None:
     problem = check_objectives(list(cfg.model.objectives), m.strategy)
     if problem:
         raise ConfigError(f"model.objectives: {problem} (in {where})")
+    from kgbert.objectives import sentence_objective
+
+    if cfg.data.short_seq_prob > 0 and sentence_objective(list(cfg.model.objectives)) is not None:
+        raise ConfigError(f"data.short_seq_prob applies to the packed corpus, not to the sentence pairs of a sentence objective (in {where})")
     from kgbert.pretraining.families import get_family
 
     get_family(cfg.model.family).validate(cfg, where)

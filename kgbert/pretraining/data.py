@@ -27,11 +27,25 @@ class Packer:
     ``add(ids, units)`` takes one line's token ids and, optionally, per-token unit id arrays by
     field name (``word_ids``: -1 outside any unit, unit ids local to the line); unit ids are made
     unique in the stream. ``new_document()`` puts a [SEP] before the next line when text is
-    pending.
+    pending. ``short_seq_prob`` (BERT's ``short_seq_prob``): each sequence is, with this
+    probability, cut to a random length of 2 to ``max_length - 2`` text tokens drawn from ``rng``
+    (the text after the cut starts the next sequence: nothing is dropped).
     """
 
-    def __init__(self, max_length: int, cls_id: int, sep_id: int, fields: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        max_length: int,
+        cls_id: int,
+        sep_id: int,
+        fields: Sequence[str] = (),
+        short_seq_prob: float = 0.0,
+        rng: np.random.Generator | None = None,
+    ) -> None:
         self.body = max_length - 2
+        if short_seq_prob > 0 and rng is None:
+            raise ValueError("Packer: short_seq_prob > 0 needs an rng")
+        self.short_seq_prob, self.rng = short_seq_prob, rng
+        self.target = self._draw_target()
         self.cls_id, self.sep_id = cls_id, sep_id
         self.fields = tuple(fields)
         self.ids: list[int] = []
@@ -60,8 +74,14 @@ class Packer:
             shifted = np.where(local >= 0, local + self.offset[f], -1)
             self.offset[f] += int(local.max()) + 1 if len(local) and local.max() >= 0 else 0
             self.units[f].extend(shifted.tolist())
-        while len(self.ids) >= self.body:
-            yield self._emit(self.body)
+        while len(self.ids) >= self.target:
+            yield self._emit(self.target)
+            self.target = self._draw_target()
+
+    def _draw_target(self) -> int:
+        if self.short_seq_prob > 0 and self.rng is not None and self.rng.random() < self.short_seq_prob:
+            return int(self.rng.integers(2, self.body + 1))
+        return self.body
 
     def flush(self) -> Iterator[dict[str, Any]]:
         if self.ids:
@@ -92,8 +112,10 @@ class PackedCorpus(IterableDataset):
         seed: int = 0,
         shuffle_buffer: int = 2048,
         annotated: dict[str, Any] | None = None,
+        short_seq_prob: float = 0.0,
     ) -> None:
         self.sources = list(sources)
+        self.short_seq_prob = short_seq_prob
         self.tokenizer = tokenizer
         self.max_length = max_length
         self.seed = seed
@@ -118,7 +140,9 @@ class PackedCorpus(IterableDataset):
             p += 1
 
     def _pack_pass(self, k: int, p: int) -> Iterator[dict[str, Any]]:
-        packer = Packer(self.max_length, self.tokenizer.cls_token_id, self.tokenizer.sep_token_id, _unit_fields(self.annotated))
+        # the same generator state every pass: every pass packs exactly the same sequences
+        packer = Packer(self.max_length, self.tokenizer.cls_token_id, self.tokenizer.sep_token_id, _unit_fields(self.annotated),
+                        short_seq_prob=self.short_seq_prob, rng=np.random.default_rng([self.seed, 17, k]))
         n = 0
         for doc in _split_docs(self.sources[k], "train", self.annotated):
             packer.new_document()

@@ -250,6 +250,28 @@ def corpus_manifest(config: PretrainConfig) -> list[dict[str, Any]]:
     return out
 
 
+def read_vocab_txt(path: str | os.PathLike) -> list[str]:
+    """The tokens of ``path`` (a ``vocab.txt``, or a directory holding one), one a line, line number = id."""
+    p = Path(path)
+    if p.is_dir():
+        p = p / "vocab.txt"
+    if not p.is_file():
+        raise ConfigError(f"vocab.path: {str(path)!r} is neither a vocab.txt file nor a directory holding one")
+    with open(p, encoding="utf-8") as fh:
+        vocab = [line.rstrip("\n") for line in fh]
+    while vocab and not vocab[-1]:
+        vocab.pop()
+    for i, tok in enumerate(vocab, 1):
+        if not tok or tok != tok.strip():
+            raise ConfigError(f"{p}:{i}: empty token or surrounding whitespace in vocab.txt")
+    missing = [t for t in ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]") if t not in vocab]
+    if missing:
+        raise ConfigError(f"{p}: vocab.txt lacks the special tokens {missing}")
+    if len(set(vocab)) != len(vocab):
+        raise ConfigError(f"{p}: vocab.txt has duplicate tokens")
+    return vocab
+
+
 def prepare_tokenizer(config: PretrainConfig, run_dir: Path, is_main: bool = True):
     """The tokenizer: ``model.init_from``'s, the run's ``init/`` (resume), or a vocab built from the corpus."""
     from kgbert.checkpoints import load_tokenizer, make_tokenizer
@@ -259,13 +281,17 @@ def prepare_tokenizer(config: PretrainConfig, run_dir: Path, is_main: bool = Tru
         return load_tokenizer(config.model.init_from), None
     init = run_dir / "init"
     if not (init / "vocab.txt").is_file() and is_main:
-        vocab, counts = build_corpus_vocab(config.data.corpus, config.vocab, config.training.progress)
+        if config.vocab.path:
+            vocab, counts = read_vocab_txt(config.vocab.path), Counter()
+        else:
+            vocab, counts = build_corpus_vocab(config.data.corpus, config.vocab, config.training.progress)
         tmp = Path(tempfile.mkdtemp(prefix=".init.", dir=run_dir))
         try:
             tok = make_tokenizer(vocab)
             tok.save_pretrained(tmp)
             write_vocab_txt(tok, tmp)
-            _write_json(tmp / "char_counts.json", dict(counts.most_common()))
+            if counts:  # none with vocab.path (no unigram baseline then)
+                _write_json(tmp / "char_counts.json", dict(counts.most_common()))
             if init.exists():
                 shutil.rmtree(init)
             os.replace(tmp, init)
@@ -561,7 +587,8 @@ def run_pretraining(config: PretrainConfig, *, callbacks: Sequence[TrainerCallba
     objective = sentence_objective(config.model.objectives)
     if objective is None:
         train_data = PackedCorpus(sources, tokenizer, config.data.max_length, seed=config.seed,
-                                  shuffle_buffer=config.data.shuffle_buffer, annotated=annotated)
+                                  shuffle_buffer=config.data.shuffle_buffer, annotated=annotated,
+                                  short_seq_prob=config.data.short_seq_prob)
     else:
         train_data = PairedCorpus(sources, tokenizer, config.data.max_length, seed=config.seed,
                                   shuffle_buffer=config.data.shuffle_buffer, annotated=annotated, objective=objective)

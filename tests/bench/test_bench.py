@@ -155,3 +155,27 @@ def test_cli_subset_report_only_and_exit_codes(tmp_path, capsys):
     assert len(list((tmp_path / "bench" / "cells").glob("*/*/*/cell.json"))) == 1
     assert main([str(path), "--quick", "--tasks", "nope"]) == 2
     assert "unknown task(s) ['nope']" in capsys.readouterr().err
+
+
+def test_per_task_encoder_overrides(tmp_path):
+    from kgbert.bench.config import cell_dict
+
+    raw = tiny_bench(tmp_path, kbert_b={"model": {"encoder": "kbert", "featurizer": {"max_entities": 2}}})
+    other = str(tmp_path / "other.spo")
+    raw["tasks"]["pair"]["encoder_overrides"] = {"kbert*": {"kg": {"sources": [other]}},
+                                                 "kbert_b": {"model": {"featurizer": {"max_entities": 3}}}}
+    cfg = bench_from_dict(raw)
+    ner_kg = raw["encoders"]["kbert"]["kg"]["sources"]
+    # only the matching rows of that task change; later fragments win; other keys of the row stay
+    assert cell_dict(cfg, "ner", "kbert", 1)["kg"]["sources"] == ner_kg
+    assert "kg" not in cell_dict(cfg, "ner", "kbert_b", 1)
+    assert cell_dict(cfg, "pair", "kbert", 1)["kg"] == {"sources": [other], "cache_dir": raw["encoders"]["kbert"]["kg"]["cache_dir"]}
+    assert cell_dict(cfg, "pair", "kbert_b", 1)["kg"]["sources"] == [other]
+    assert cell_dict(cfg, "pair", "kbert_b", 1)["model"]["featurizer"]["max_entities"] == 3
+    assert "kg" not in cell_dict(cfg, "pair", "bert", 1)
+    raw["tasks"]["pair"]["encoder_overrides"] = {"ernie*": {"kg": {"sources": [other]}}}
+    with pytest.raises(ConfigError, match=r"'ernie\*' matches no encoder row"):
+        bench_from_dict(raw)
+    raw["tasks"]["pair"]["encoder_overrides"] = {"kbert": {"model": {"fromat": 1}}}
+    with pytest.raises(ConfigError, match=r"\[task pair, encoder kbert\]"):
+        bench_from_dict(raw)

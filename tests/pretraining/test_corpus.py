@@ -152,3 +152,66 @@ def test_every_pass_packs_the_same_sequences(tmp_path):
         passes.setdefault(s["pass"], set()).add(tuple(s["input_ids"]))
     assert len(passes) >= 3
     assert passes[1] <= passes[0] and passes[2] <= passes[0]
+
+
+def test_packer_short_sequences_keep_every_token():
+    import numpy as np
+
+    with pytest.raises(ValueError, match="needs an rng"):
+        Packer(10, cls_id=2, sep_id=3, short_seq_prob=0.5)
+    pk = Packer(10, cls_id=2, sep_id=3, short_seq_prob=0.5, rng=np.random.default_rng(0))
+    out = []
+    for i in range(40):
+        out += list(pk.add(list(range(100 + 7 * i, 107 + 7 * i))))
+    lengths = [len(s["input_ids"]) for s in out]
+    assert all(4 <= n <= 10 for n in lengths) and min(lengths) < 10 and lengths.count(10) > len(lengths) // 4
+    assert all(s["input_ids"][0] == 2 and s["input_ids"][-1] == 3 for s in out)
+    body = [t for s in out for t in s["input_ids"][1:-1]]
+    assert body == list(range(100, 100 + len(body)))  # nothing dropped, nothing reordered
+
+
+def test_packed_stream_short_sequences_deterministic(tmp_path):
+    p1, p2 = write_corpus(tmp_path, n_docs=30)
+    srcs = [CorpusSource(path=str(p1)), CorpusSource(path=str(p2), format="docs")]
+    vocab, _ = build_corpus_vocab(srcs, VocabConfig(min_count=1), progress=False)
+    tok = make_tokenizer(vocab)
+    a = list(itertools.islice(iter(PackedCorpus(srcs, tok, 24, seed=1, shuffle_buffer=8, short_seq_prob=0.3)), 300))
+    b = list(itertools.islice(iter(PackedCorpus(srcs, tok, 24, seed=1, shuffle_buffer=8, short_seq_prob=0.3)), 300))
+    assert a == b
+    short = sum(len(s["input_ids"]) < 24 for s in a) / len(a)
+    assert 0.15 < short < 0.45
+    # every pass of a source packs the same sequences (what static masking needs)
+    stream = PackedCorpus(srcs, tok, 24, seed=1, short_seq_prob=0.3)
+    first, second = list(stream._pack_pass(0, 0)), list(stream._pack_pass(0, 1))
+    assert [s["input_ids"] for s in first] == [s["input_ids"] for s in second]
+
+
+def test_vocab_path_and_short_seq_config_errors(tmp_path):
+    from kgbert.pretraining.run import prepare_tokenizer, read_vocab_txt
+    from tests.pretraining.helpers import tiny_config
+
+    good = tmp_path / "v" / "vocab.txt"
+    good.parent.mkdir()
+    tokens = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "高", "血", "压", "##a", "abc"]
+    good.write_text("\n".join(tokens) + "\n", encoding="utf-8")
+    assert read_vocab_txt(good.parent) == tokens == read_vocab_txt(good)
+    cfg = tiny_config(tmp_path, **{"vocab.path": str(good.parent)})
+    cfg.run_dir.mkdir(parents=True)
+    tok, counts = prepare_tokenizer(cfg, cfg.run_dir)
+    assert [t for t, _ in sorted(tok.get_vocab().items(), key=lambda kv: kv[1])] == tokens and not counts
+    assert (cfg.run_dir / "init" / "vocab.txt").read_text(encoding="utf-8").split() == tokens
+    bad = tmp_path / "bad.txt"
+    bad.write_text("[PAD]\n[UNK]\n \n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"bad\.txt:3: empty token"):
+        read_vocab_txt(bad)
+    bad.write_text("[PAD]\n[UNK]\nx\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"lacks the special tokens \['\[CLS\]'"):
+        read_vocab_txt(bad)
+    with pytest.raises(ConfigError, match="neither a vocab.txt"):
+        read_vocab_txt(tmp_path / "nope")
+    with pytest.raises(ConfigError, match="short_seq_prob"):
+        tiny_config(tmp_path / "b", **{"data.short_seq_prob": 0.1, "model.objectives": ["mlm", "nsp"]})
+    with pytest.raises(ConfigError, match="short_seq_prob must be"):
+        tiny_config(tmp_path / "c", **{"data.short_seq_prob": 1.5})
+    with pytest.raises(ConfigError, match="vocab.path and model.init_from"):
+        tiny_config(tmp_path / "d", **{"vocab.path": str(good), "model.init_from": str(tmp_path)})

@@ -263,3 +263,16 @@ def test_export_and_reinit_never_replace_a_directory_that_is_not_a_checkpoint(tm
     with atomic_checkpoint_dir(ckpt) as tmp:  # a checkpoint dir may be replaced
         (tmp / "config.json").write_text('{"v": 2}', encoding="utf-8")
     assert (ckpt / "config.json").read_text(encoding="utf-8") == '{"v": 2}'
+
+
+def test_run_with_given_vocab_and_short_sequences(tmp_path):
+    from kgbert.pretraining.vocab import build_corpus_vocab
+
+    base = tiny_config(tmp_path / "a")
+    vocab, _ = build_corpus_vocab(base.data.corpus, base.vocab, progress=False)
+    given = tmp_path / "vocab.txt"
+    given.write_text("\n".join(vocab + ["[extra]"]) + "\n", encoding="utf-8")
+    cfg = tiny_config(tmp_path / "b", **{"vocab.path": str(given), "data.short_seq_prob": 0.3, "training.max_steps": 4})
+    run_pretraining(cfg)
+    assert (cfg.run_dir / "best" / "vocab.txt").read_text(encoding="utf-8").split() == vocab + ["[extra]"]
+    assert _losses(cfg.run_dir)
