@@ -15,15 +15,16 @@ from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable, Iterator
 
 from spacy.language import Language
 from spacy.matcher import Matcher
 from spacy.tokens import Doc, Span
-from spacy.util import filter_spans
+from spacy.util import minibatch
 
 from annotators.names import COMPONENTS  # noqa: F401  (re-exported)
 from annotators.extensions import KG_GROUP, NER_GROUP, PHRASE_GROUP, register_extensions, resolve_doc_entities
+from annotators.rules import KGNameWords, filter_token_spans, is_word, phrase_word_count_ok, pos_entity_label
 
 register_extensions()
 
@@ -49,7 +50,7 @@ def _tokenizer_kg(nlp: Language):
 
 
 def _is_word(token) -> bool:
-    return not token.is_space and not token._.gap
+    return is_word(token.text, token._.gap)
 
 
 # --------------------------------------------------------------------------- kg_entities
@@ -127,8 +128,8 @@ class PosEntities:
             )
         spans = []
         for tok in doc:
-            label = self.label_map.get(tok.tag_)
-            if label is not None and len(tok) >= self.min_chars and _is_word(tok):
+            label = pos_entity_label(tok.tag_, len(tok), _is_word(tok), self.label_map, self.min_chars)
+            if label is not None:
                 spans.append(Span(doc, tok.i, tok.i + 1, label=label))
         doc.spans[NER_GROUP] = spans
         resolve_doc_entities(doc)
@@ -155,8 +156,9 @@ class Phrases:
     Candidates: every match of ``patterns`` (spaCy ``Matcher`` patterns over ``TAG``, per label)
     with ``min_words`` to ``max_words`` words, and (when ``kg_names``) every KG mention whose name
     the plain segmenter splits into at least ``min_words`` words (label ``KG``). Overlaps are
-    resolved longest first, then earliest (``spacy.util.filter_spans``). Without POS tags only the
-    KG names remain.
+    resolved longest first, then earliest (:func:`annotators.rules.filter_token_spans`, spaCy's
+    ``filter_spans`` rule). Without POS tags only the KG names remain. The rules live in
+    :mod:`annotators.rules`, shared with the fast corpus annotator (:mod:`annotators.fast`).
     """
 
     def __init__(self, nlp: Language, name: str, patterns: dict[str, list[list[dict[str, Any]]]],
@@ -170,34 +172,19 @@ class Phrases:
         self.min_words = int(min_words)
         self.max_words = int(max_words)
         seg = getattr(nlp.tokenizer, "segmenter", None)
-        from annotators.segment import Segmenter
-
-        user_dicts = seg.user_dicts if seg is not None else ()
-        self._plain = Segmenter(segmenter="jieba", pos=False, user_dicts=user_dicts)
-        self._name_words: dict[str, int] = {}
-
-    def name_words(self, name: str) -> int:
-        """How many words the plain segmenter cuts ``name`` into (cached)."""
-        n = self._name_words.get(name)
-        if n is None:
-            n = sum(1 for w, _ in self._plain.cut_plain(name) if w.strip())
-            if len(self._name_words) > 200_000:
-                self._name_words.clear()
-            self._name_words[name] = n
-        return n
+        self.name_words = KGNameWords(seg.user_dicts if seg is not None else ())
 
     def __call__(self, doc: Doc) -> Doc:
-        cands: list[Span] = []
+        cands: list[tuple[int, int, str]] = []
         if len(doc) and doc.has_annotation("TAG"):
             for span in self.matcher(doc, as_spans=True):
-                n = sum(1 for t in span if _is_word(t))
-                if self.min_words <= n <= self.max_words:
-                    cands.append(span)
+                if phrase_word_count_ok(sum(1 for t in span if _is_word(t)), self.min_words, self.max_words):
+                    cands.append((span.start, span.end, span.label_))
         if self.kg_names:
             for span in doc.spans.get(KG_GROUP, []):
                 if self.name_words(span.text) >= self.min_words:
-                    cands.append(Span(doc, span.start, span.end, label="KG"))
-        doc.spans[PHRASE_GROUP] = sorted(filter_spans(cands), key=lambda s: s.start)
+                    cands.append((span.start, span.end, "KG"))
+        doc.spans[PHRASE_GROUP] = [Span(doc, s, e, label=label) for s, e, label in filter_token_spans(cands)]
         return doc
 
 
@@ -263,6 +250,37 @@ class SrlComponent:
 )
 def make_srl(nlp: Language, name: str, model_dir: str | None, device: str) -> SrlComponent:
     return SrlComponent(name, model_dir, device)
+
+
+class SentenceSrlComponent(SrlComponent):
+    """``srl`` v2: like v1, but each sentence of a doc is tagged on its own (v1 tags the whole doc as
+    one sentence and fails on docs longer than the model), and :meth:`pipe` batches the sentences
+    of ``batch_size`` docs together (:meth:`annotators.srl.SrlTagger.predict_texts`)."""
+
+    def __reduce__(self):
+        return (SentenceSrlComponent, (self.name, self.model_dir, self.device))
+
+    def __call__(self, doc: Doc) -> Doc:
+        return next(iter(self.pipe([doc])))
+
+    def pipe(self, docs: Iterable[Doc], batch_size: int = 64) -> Iterator[Doc]:
+        for batch in minibatch(docs, size=batch_size):
+            toks = [[t for t in doc if _is_word(t)] for doc in batch]
+            words = [[(t.idx, t.idx + len(t)) for t in ts] for ts in toks]
+            pos = [[t.tag_ for t in ts] if doc.has_annotation("TAG") else None for doc, ts in zip(batch, toks)]
+            frames = self.tagger.predict_texts([doc.text for doc in batch], words, pos)
+            for doc, fr in zip(batch, frames):
+                doc._.srl = [f.to_dict() for f in fr]
+                yield doc
+
+
+@Language.factory(
+    "kgbert_srl_v2",
+    default_config={"model_dir": None, "device": "cpu"},
+    assigns=["doc._.srl"],
+)
+def make_srl_v2(nlp: Language, name: str, model_dir: str | None, device: str) -> SentenceSrlComponent:
+    return SentenceSrlComponent(name, model_dir, device)
 
 
 

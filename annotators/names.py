@@ -12,7 +12,7 @@ COMPONENTS: dict[str, str] = {
     "kg_entities": "kgbert_kg_entities_v1",
     "entities": "kgbert_entities_v1",
     "phrases": "kgbert_phrases_v1",
-    "srl": "kgbert_srl_v1",
+    "srl": "kgbert_srl_v2",
 }
 """Short component name -> factory name (its version is the factory's ``_v<N>``), in pipeline order."""
 

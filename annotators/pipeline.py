@@ -24,6 +24,7 @@ import annotators.convert  # noqa: F401  (registers doc._.annotation)
 from annotators.docs import doc_from_spans  # noqa: F401  (re-exported)
 from annotators.extensions import register_extensions
 from annotators.names import TOKENIZER
+from annotators.rules import resolve_components
 from annotators.segment import Segmenter
 
 register_extensions()
@@ -117,16 +118,9 @@ def make_pipeline(
     ``phrases`` or ``srl`` is requested). ``srl_model``: directory of a trained SRL tagger.
     ``config``: per-component config overrides, e.g. ``{"entities": {"min_chars": 1}}``.
     """
-    if components is None:
-        components = ("kg_entities", "entities", "phrases") if kg is not None else ("entities", "phrases")
-    components = tuple(components)
-    unknown = [c for c in components if c not in COMPONENTS]
-    if unknown:
-        raise ValueError(f"unknown component(s) {unknown}; choose from {list(COMPONENTS)}")
-    if "kg_entities" in components and kg is None:
-        raise ValueError("the kg_entities component needs a KG store: make_pipeline(kg=PATH, ...)")
+    components, needs_pos = resolve_components(kg, components)
     if pos is None:
-        pos = any(c in components for c in ("entities", "phrases", "srl"))
+        pos = needs_pos
     if "entities" in components and not pos:
         raise ValueError("the entities component needs POS tags: use pos=True (or leave pos unset)")
     tok_cfg = {

@@ -22,6 +22,7 @@ Word = tuple[int, int, "str | None"]  # (start, end, POS tag or None); character
 _LOCK = threading.Lock()
 _JIEBA_CACHE: dict[tuple, object] = {}
 _POS_CACHE: dict[tuple, object] = {}
+_FAST_POS_CACHE: dict[tuple, object] = {}
 _PKUSEG_CACHE: dict[tuple, object] = {}
 
 
@@ -76,10 +77,20 @@ def get_jieba(user_dicts: Sequence[str | os.PathLike] = ()):
         return tok
 
 
-def get_posseg(user_dicts: Sequence[str | os.PathLike] = ()):
-    """A ``jieba.posseg.POSTokenizer`` over :func:`get_jieba`'s instance (same dictionaries)."""
+def get_posseg(user_dicts: Sequence[str | os.PathLike] = (), fast: bool = False):
+    """A ``jieba.posseg.POSTokenizer`` over :func:`get_jieba`'s instance (same dictionaries);
+    ``fast``: :class:`annotators.posfast.FastPOSTokenizer` (the same words and tags, faster)."""
     key = _dict_key(user_dicts)
     tok = get_jieba(user_dicts)
+    if fast:
+        base = get_posseg(user_dicts)
+        with _LOCK:
+            fast_pt = _FAST_POS_CACHE.get(key)
+            if fast_pt is None:
+                from annotators.posfast import FastPOSTokenizer
+
+                fast_pt = _FAST_POS_CACHE[key] = FastPOSTokenizer.sharing(base)
+            return fast_pt
     with _LOCK:
         pt = _POS_CACHE.get(key)
         if pt is None:
@@ -158,6 +169,7 @@ class Segmenter:
         user_dicts: Sequence[str | os.PathLike] = (),
         pkuseg_model: str | os.PathLike | None = None,
         hmm: bool = True,
+        fast_pos: bool = False,
     ) -> None:
         if segmenter not in ("jieba", "pkuseg"):
             raise ValueError(f"unknown segmenter {segmenter!r}; use 'jieba' or 'pkuseg'")
@@ -170,6 +182,7 @@ class Segmenter:
         self.user_dicts = tuple(str(p) for p in user_dicts)
         self.pkuseg_model = None if pkuseg_model is None else str(pkuseg_model)
         self.hmm = bool(hmm)
+        self.fast_pos = bool(fast_pos)  # POS tags from annotators.posfast (same output as jieba.posseg)
         _dict_key(self.user_dicts)  # fail early on a missing dictionary
         if self.pkuseg_model is not None and segmenter == "pkuseg":
             get_pkuseg(self.pkuseg_model, self.user_dicts)  # fail early on a missing model/package
@@ -177,7 +190,7 @@ class Segmenter:
     def __reduce__(self):
         return (
             _rebuild_segmenter,
-            (self.segmenter, self.pos, self.user_dicts, self.pkuseg_model, self.hmm),
+            (self.segmenter, self.pos, self.user_dicts, self.pkuseg_model, self.hmm, self.fast_pos),
         )
 
     def cut_plain(self, text: str) -> list[tuple[str, str | None]]:
@@ -187,7 +200,7 @@ class Segmenter:
         if self.segmenter == "pkuseg":
             return [(w, None) for w in get_pkuseg(self.pkuseg_model, self.user_dicts).cut(text)]  # type: ignore[arg-type]
         if self.pos:
-            return [(p.word, p.flag) for p in get_posseg(self.user_dicts).cut(text, HMM=self.hmm)]
+            return [(p.word, p.flag) for p in get_posseg(self.user_dicts, self.fast_pos).cut(text, HMM=self.hmm)]
         return [(w, None) for w in get_jieba(self.user_dicts).cut(text, HMM=self.hmm)]
 
     def tag_of(self, word: str, default: str = "nz") -> str | None:
@@ -226,5 +239,6 @@ class Segmenter:
         return words
 
 
-def _rebuild_segmenter(segmenter, pos, user_dicts, pkuseg_model, hmm) -> Segmenter:
-    return Segmenter(segmenter=segmenter, pos=pos, user_dicts=user_dicts, pkuseg_model=pkuseg_model, hmm=hmm)
+def _rebuild_segmenter(segmenter, pos, user_dicts, pkuseg_model, hmm, fast_pos=False) -> Segmenter:
+    return Segmenter(segmenter=segmenter, pos=pos, user_dicts=user_dicts, pkuseg_model=pkuseg_model, hmm=hmm,
+                     fast_pos=fast_pos)

@@ -1,7 +1,8 @@
 """Pretraining speed: collator throughput per masking strategy, and training tokens/s of
 ``kgbert.pretrain``'s recipe against transformers' plain one, measured side by side.
 
-    nice -n 10 python -m benchmarks.bench_pretrain [--steps 6] [--rounds 3] [--threads 1] [--skip-train]
+    nice -n 10 python -m benchmarks.bench_pretrain [--steps 6] [--rounds 3] [--threads 1] [--skip-train] [--collators-only]
+    nice -n 10 python -m benchmarks.bench_pretrain --collators-only --baseline main --rounds 7  # before/after
 
 Text: ``../shared/data/corpus_cluecorpussmall/CLUECorpusSmall_bert_sampled.txt`` (web text, one
 sentence a line), vocabulary built from it, words from the jieba annotator (the wwm cache).
@@ -9,8 +10,12 @@ Times are CPU seconds of this process (the machine is shared; with one thread CP
 compute time a dedicated core would take).
 
 1. *Collators* (sequences per CPU-second, median of ``--rounds``): the same 1,024 packed 128-token sequences
-   through ``mlm``, ``wwm`` (jieba words) and ``ernie`` (words as phrases/entities stand-in:
-   the unit logic is what is timed), batches of 32, round-robin.
+   through ``mlm``, ``wwm`` (jieba words), ``ernie`` (words as phrases/entities stand-in:
+   the unit logic is what is timed), ``span`` (SpanBERT, jieba words; ``span+sbo`` with the SBO
+   boundaries) and ``mlm+wso`` (StructBERT's shuffled trigrams), batches of 32, round-robin;
+   ``--baseline REV`` adds the ``mlm``/``wwm``/``ernie`` collators of git revision ``REV`` to the same
+   rounds (before/after side by side). ``--collators-only`` measures only this and writes
+   ``benchmarks/results/pretrain_collators/collators.json``.
 2. *Training* (tokens per CPU-second of real, non-padding tokens, one thread, median of ``--rounds`` round-robin rounds of
    ``--steps`` optimizer steps each, same model config, AdamW, batch 32):
    - ``transformers``: ``BertForMaskedLM`` (vocabulary-wide head) + ``DataCollatorForLanguageModeling``
@@ -60,11 +65,39 @@ def setup(cache_dir: Path):
     return tok, seqs, lines
 
 
-def bench_collators(tok, seqs, rounds: int) -> dict:
+def _collators(build, tok, prefix: str = "") -> dict:
+    return {f"{prefix}mlm": build("mlm", tok, seed=0), f"{prefix}wwm": build("wwm", tok, seed=0),
+            f"{prefix}ernie": build("ernie", tok, seed=0, levels={"basic": 1, "phrase": 1, "entity": 1})}
+
+
+def _baseline_module(ref: str):
+    """``kgbert/data/collators.py`` as it was at git revision ``ref``, imported under another name."""
+    import importlib.util
+    import subprocess
+    import tempfile
+
+    src = subprocess.run(["git", "show", f"{ref}:kgbert/data/collators.py"], cwd=REPO, check=True,
+                         capture_output=True, text=True).stdout
+    path = Path(tempfile.mkdtemp()) / "collators_baseline.py"
+    path.write_text(src, encoding="utf-8")
+    spec = importlib.util.spec_from_file_location("collators_baseline", path)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def bench_collators(tok, seqs, rounds: int, baseline: str | None = None) -> dict:
+    """Collators per strategy; with ``baseline`` (a git revision), that revision's collators too,
+    round-robin in the same run (before/after side by side)."""
     from kgbert.data.collators import build_collator
 
-    cols = {"mlm": build_collator("mlm", tok, seed=0), "wwm": build_collator("wwm", tok, seed=0),
-            "ernie": build_collator("ernie", tok, seed=0, levels={"basic": 1, "phrase": 1, "entity": 1})}
+    cols = _collators(build_collator, tok)
+    cols.update({"span": build_collator("span", tok, seed=0),  # SpanBERT, jieba words
+                 "span+sbo": build_collator("span", tok, seed=0, boundaries=True),  # + SBO boundaries
+                 "mlm+wso": build_collator("mlm", tok, seed=0, shuffle_fraction=0.05)})  # + StructBERT's shuffled trigrams
+    if baseline:
+        cols.update(_collators(_baseline_module(baseline).build_collator, tok, prefix=f"{baseline}:"))
     times = {k: [] for k in cols}
     for _ in range(rounds):
         for name, col in cols.items():
@@ -73,7 +106,8 @@ def bench_collators(tok, seqs, rounds: int) -> dict:
                 col(seqs[i:i + 32])
             times[name].append(time.process_time() - t)
     out = {k: len(seqs) / statistics.median(v) for k, v in times.items()}
-    return {"sequences_per_second": out, "cost_vs_mlm": {k: out["mlm"] / v for k, v in out.items()}}
+    cost = {k: out[k.rsplit(":", 1)[0] + ":mlm" if ":" in k else "mlm"] / v for k, v in out.items()}
+    return {"sequences_per_second": out, "cost_vs_mlm": cost, "rounds": rounds, "baseline": baseline}
 
 
 def bench_annotation(lines, n_fast: int = 5000, n_spacy: int = 500) -> dict:
@@ -152,15 +186,25 @@ def main(argv=None) -> int:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--skip-train", action="store_true")
+    ap.add_argument("--collators-only", action="store_true",
+                    help="only the collator table, written to benchmarks/results/pretrain_collators/collators.json")
+    ap.add_argument("--baseline", default=None,
+                    help="also time the collators of this git revision (before/after in one run), e.g. main")
     ap.add_argument("--cache-dir", default=str(REPO / "runs" / "pretrain_cache"))
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     tok, seqs, lines = setup(Path(args.cache_dir))
-    result = {"threads": args.threads, "vocab_size": len(tok), "model": MODEL, "collators": bench_collators(tok, seqs, args.rounds)}
-    print("| collator | sequences per CPU-second | cost vs mlm |\n|---|---:|---:|")
+    result = {"threads": args.threads, "vocab_size": len(tok), "model": MODEL,
+              "collators": bench_collators(tok, seqs, args.rounds, args.baseline)}
+    print("| collator | sequences per CPU-second | cost vs mlm (same code) |\n|---|---:|---:|")
     c = result["collators"]
     for k, v in c["sequences_per_second"].items():
         print(f"| {k} | {v:,.0f} | {c['cost_vs_mlm'][k]:.2f}x |")
+    if args.collators_only:
+        out = REPO / "benchmarks" / "results" / "pretrain_collators" / "collators.json"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps({**c, "vocab_size": len(tok), "sequences": len(seqs)}, indent=1, default=float) + "\n")
+        return 0
     result["annotation"] = a = bench_annotation(lines)
     print("\n| word annotation (CLUECorpusSmall sentences) | sentences per CPU-second |\n|---|---:|")
     for k, v in a["sentences_per_cpu_second"].items():
@@ -172,12 +216,16 @@ def main(argv=None) -> int:
         for k, v in t["tokens_per_second"].items():
             print(f"| {k} | {v:,.0f} |")
         print(f"\nspeed-up kgbert / transformers: {t['speedup']:.2f}x")
-    out = REPO / "benchmarks" / "results" / "pretrain.json"
+    _write_result(result, "pretrain.json")
+    return 0
+
+
+def _write_result(result: dict, name: str) -> None:
+    out = REPO / "benchmarks" / "results" / name
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(result, indent=1, default=float))
     os.replace(tmp, out)
-    return 0
 
 
 if __name__ == "__main__":

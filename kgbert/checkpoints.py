@@ -54,6 +54,26 @@ def make_tokenizer(vocab: list[str]):
     return BertTokenizer(vocab={tok: i for i, tok in enumerate(vocab)}, do_lower_case=True, tokenize_chinese_chars=True)
 
 
+XLNET_CONFIG_NAMES = {"hidden_size": "d_model", "num_hidden_layers": "n_layer", "num_attention_heads": "n_head",
+                      "intermediate_size": "d_inner", "hidden_dropout_prob": "dropout"}
+"""BERT config names -> XLNet's (XLNet has relative positions and segments: no position or type vocabulary)."""
+
+
+def xlnet_config_kwargs(kwargs: dict) -> dict:
+    """BERT-style config values as XLNet's (``hidden_size`` -> ``d_model`` ...); BERT's position
+    and token-type sizes and attention dropout, which XLNet does not have, are dropped."""
+    drop = ("max_position_embeddings", "type_vocab_size", "attention_probs_dropout_prob")
+    return {XLNET_CONFIG_NAMES.get(k, k): v for k, v in kwargs.items() if k not in drop}
+
+
+RANDOM_CHECKPOINT_CLASSES = {
+    "bert": ("BertConfig", "BertForMaskedLM", None),
+    "albert": ("AlbertConfig", "AlbertForMaskedLM", None),
+    "xlnet": ("XLNetConfig", "XLNetLMHeadModel", xlnet_config_kwargs),
+}
+"""Backbone family -> (transformers config class, language-model class, config-name translation or None)."""
+
+
 def make_random_checkpoint(
     out_dir: str | os.PathLike,
     vocab: list[str] | None = None,
@@ -65,15 +85,24 @@ def make_random_checkpoint(
     intermediate_size: int = 64,
     max_position_embeddings: int = 512,
     seed: int = 0,
+    family: str = "bert",
     **config_kwargs,
 ) -> Path:
     """Write a randomly initialised BERT checkpoint (model + tokenizer) to ``out_dir``.
 
-    Give ``vocab`` or ``texts`` (a char vocab is built from them). Written to a temporary
-    directory first and renamed, so no half-written checkpoint is left behind.
+    Give ``vocab`` or ``texts`` (a char vocab is built from them). ``family``: ``"bert"``
+    (``BertForMaskedLM``), ``"albert"`` (``AlbertForMaskedLM``; ``embedding_size`` among
+    ``config_kwargs``, default 128) or ``"xlnet"`` (``XLNetLMHeadModel``; the BERT-style sizes are
+    renamed, :func:`xlnet_config_kwargs`). Written to a temporary directory first and renamed, so no
+    half-written checkpoint is left behind.
     """
     import torch
-    from transformers import BertConfig, BertForMaskedLM
+    import transformers
+
+    if family not in RANDOM_CHECKPOINT_CLASSES:
+        raise ValueError(f"make_random_checkpoint: unknown family {family!r}; known: {sorted(RANDOM_CHECKPOINT_CLASSES)}")
+    config_name, model_name, translate = RANDOM_CHECKPOINT_CLASSES[family]
+    config_cls, model_cls = getattr(transformers, config_name), getattr(transformers, model_name)
 
     if vocab is None:
         vocab = build_char_vocab(texts or [])
@@ -84,7 +113,7 @@ def make_random_checkpoint(
         mask = os.umask(0)
         os.umask(mask)
         os.chmod(tmp, 0o777 & ~mask)  # mkdtemp makes it 0700: give the user's usual mode
-        config = BertConfig(
+        values = dict(
             vocab_size=len(vocab),
             hidden_size=hidden_size,
             num_hidden_layers=num_hidden_layers,
@@ -94,8 +123,9 @@ def make_random_checkpoint(
             type_vocab_size=config_kwargs.pop("type_vocab_size", 2),
             **config_kwargs,
         )
+        config = config_cls(**(translate(values) if translate else values))
         torch.manual_seed(seed)
-        model = BertForMaskedLM(config)
+        model = model_cls(config)
         model.save_pretrained(tmp)
         make_tokenizer(vocab).save_pretrained(tmp)
         from kgbert.models.loading import RANDOM_INIT_MARKER  # says: random weights, nothing to report

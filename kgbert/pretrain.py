@@ -7,43 +7,34 @@ resumed when it holds checkpoints; its ``best/`` is a plain BERT checkpoint that
 """
 from __future__ import annotations
 
-import argparse
-import json
 import sys
+from typing import Any
 
+from kgbert.cli import run_config_command
 from kgbert.pretraining.config import ConfigError, load_pretrain_config
-from kgbert.train import shutdown_distributed
+
+
+def _run(config: Any) -> Any:
+    from kgbert.pretraining.run import run_pretraining
+
+    return run_pretraining(config)
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    from kgbert.pretraining.corpus import CorpusError
+
+    return (ConfigError, CorpusError)
+
+
+def _summary(config: Any, info: dict[str, Any]) -> dict[str, Any]:
+    return {"run_dir": str(config.run_dir), "global_step": info["global_step"], "tokens_seen": info["tokens_seen"],
+            "heldout": info["heldout"], "unigram_baseline": info["unigram_baseline"]}
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m kgbert.pretrain", description=__doc__.splitlines()[0])
-    parser.add_argument("config", help="YAML pretraining config (configs/pretrain/*.yaml)")
-    parser.add_argument("overrides", nargs="*", help="dotted key=value overrides, e.g. training.max_steps=100")
-    parser.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
-    args = parser.parse_intermixed_args(argv)
-    try:
-        config = load_pretrain_config(args.config, args.overrides)
-    except ConfigError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    if args.print_config:
-        import yaml
-
-        print(yaml.safe_dump(config.to_dict(), allow_unicode=True, sort_keys=False))
-        return 0
-    from kgbert.pretraining.corpus import CorpusError
-    from kgbert.pretraining.run import run_pretraining
-
-    try:
-        info = run_pretraining(config)
-    except (ConfigError, CorpusError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    finally:
-        shutdown_distributed()
-    print(json.dumps({"run_dir": str(config.run_dir), "global_step": info["global_step"], "tokens_seen": info["tokens_seen"],
-                      "heldout": info["heldout"], "unigram_baseline": info["unigram_baseline"]}, ensure_ascii=False, indent=1, default=float))
-    return 0
+    return run_config_command(argv, prog="python -m kgbert.pretrain", doc=__doc__,
+                              config_help="YAML pretraining config (configs/pretrain/*.yaml)",
+                              load=load_pretrain_config, run=_run, user_errors=_user_errors, summary=_summary)
 
 
 if __name__ == "__main__":

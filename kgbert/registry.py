@@ -3,7 +3,8 @@
 An entry names (classes directly, or ``"module:attribute"`` strings resolved on first use, the way
 transformers' Auto mappings name their classes, so this module imports nothing of kgbert):
 
-- ``config``: the config class (a :class:`transformers.BertConfig` subclass with its own ``model_type``),
+- ``config``: the config class (a subclass of its backbone family's config, ``BertConfig`` by
+  default, with its own ``model_type``),
 - ``heads``: head kind -> model class (``"sequence"``, ``"token"``, optionally ``"mlm"``: the
   masked-LM pretraining head, registered with ``AutoModelForMaskedLM``). The
   head kind of each fine-tuning task is :data:`kgbert.constants.TASK_HEADS`; the Auto class each
@@ -18,9 +19,13 @@ transformers' Auto mappings name their classes, so this module imports nothing o
 - ``bert_without_inputs``: given only BERT's inputs the encoder is exactly BERT (default; the
   conformance suite checks it bit for bit). ``False`` declares an encoder whose heads read its
   own inputs (SemBERT: the fused word + SRL-label vector): it must then raise a ValueError.
+- ``backbone``: the backbone family whose checkpoints the encoder loads (:data:`BACKBONES`:
+  ``"bert"``, the default, ``"albert"`` or ``"xlnet"``). ``build_model`` refuses a checkpoint of another
+  family with an error naming both (K-BERT's soft positions and visible matrix live inside BERT's
+  parts: it cannot take an ALBERT checkpoint).
 
 The option sets are derived, never listed by hand: model options are the fields the config class
-adds to ``BertConfig`` (class annotations and ``__init__`` parameters), featuriser options the
+adds to its backbone family's config (``BertConfig``, ``AlbertConfig``) (class annotations and ``__init__`` parameters), featuriser options the
 keyword parameters the featuriser's ``__init__`` adds to the base featuriser's.
 
 A new encoder is its own files plus one :func:`register_encoder` call (for the built-in ones: one
@@ -58,16 +63,40 @@ def resolve(ref: Any) -> Any:
     return obj
 
 
-def _added_config_fields(config_class: type) -> frozenset[str]:
-    """Fields ``config_class`` adds to BertConfig: class annotations and ``__init__`` parameters."""
-    from transformers import BertConfig
+BACKBONES: dict[str, dict[str, Any]] = {
+    "bert": {"config": "transformers:BertConfig", "model_types": ("bert",)},
+    "albert": {"config": "transformers:AlbertConfig", "model_types": ("albert",)},
+    "xlnet": {"config": "transformers:XLNetConfig", "model_types": ("xlnet",)},
+}
+"""Backbone family -> its transformers config class and the checkpoint ``model_type`` values it
+reads (an encoder's own fine-tuned ``model_type`` counts for its family; anything unknown is
+taken for BERT, as before families existed)."""
 
+
+def checkpoint_family(model_type: str | None) -> str:
+    """The backbone family of a checkpoint whose ``config.json`` says ``model_type``."""
+    for name, fam in BACKBONES.items():
+        if model_type in fam["model_types"]:
+            return name
+    for spec in list(ENCODERS.values()):
+        if getattr(spec.config_class, "model_type", None) == model_type:
+            return spec.backbone
+    return "bert"
+
+
+def _added_config_fields(config_class: type, base: type | None = None) -> frozenset[str]:
+    """Fields ``config_class`` adds to ``base`` (default BertConfig): class annotations and
+    ``__init__`` parameters."""
+    if base is None:
+        from transformers import BertConfig
+
+        base = BertConfig
     names: set[str] = set()
     for klass in config_class.__mro__:
-        if klass is BertConfig or not issubclass(klass, BertConfig):
+        if klass is base or not issubclass(klass, base):
             break
         names.update(klass.__dict__.get("__annotations__", {}))
-    return frozenset(names | _added_init_parameters(config_class, BertConfig))
+    return frozenset(names | _added_init_parameters(config_class, base))
 
 
 def _added_init_parameters(cls: type, base: type) -> frozenset[str]:
@@ -93,12 +122,20 @@ class EncoderSpec:
     description: str = ""
     bert_without_inputs: bool = True  # no inputs beyond BERT's gives exactly BERT (conformance checks it);
     # False: the encoder cannot run without its own inputs and must raise a ValueError then (SemBERT)
+    backbone: str = "bert"  # the backbone family (BACKBONES) whose checkpoints the encoder loads
     _cache: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     # ------------------------------------------------------------------ classes
     @property
     def config_class(self) -> type:
         return self._get("config", lambda: resolve(self.config))
+
+    @property
+    def backbone_config_class(self) -> type:
+        """The transformers config class of the encoder's backbone family (``BertConfig``...)."""
+        if self.backbone not in BACKBONES:
+            raise ValueError(f"encoder {self.name!r}: unknown backbone family {self.backbone!r}; known: {sorted(BACKBONES)}")
+        return self._get("backbone_config", lambda: resolve(BACKBONES[self.backbone]["config"]))
 
     @property
     def featurizer_class(self) -> type:
@@ -124,8 +161,8 @@ class EncoderSpec:
     # ------------------------------------------------------------------ options
     @property
     def model_options(self) -> frozenset[str]:
-        """Options of the model config (what the config class adds to BertConfig)."""
-        return self._get("model_options", lambda: _added_config_fields(self.config_class))
+        """Options of the model config (what the config class adds to its backbone family's config)."""
+        return self._get("model_options", lambda: _added_config_fields(self.config_class, self.backbone_config_class))
 
     @property
     def featurizer_options(self) -> frozenset[str]:
@@ -199,6 +236,28 @@ BUILTIN_ENCODERS: tuple[EncoderSpec, ...] = (
         pipeline_output="kgbert.data.ernie_thu:entities_report",
         description="ERNIE, Tsinghua (Zhang et al., ACL 2019): frozen KG entity vectors fused into BERT's last layers",
     ),
+    EncoderSpec(
+        name="albert",
+        config="kgbert.models.configuration_albert:AlbertEncoderConfig",
+        heads={
+            "sequence": "kgbert.models.modeling_albert:AlbertEncoderForSequenceClassification",
+            "token": "kgbert.models.modeling_albert:AlbertEncoderForTokenClassification",
+        },
+        featurizer="kgbert.data.featurize:Featurizer",
+        description="ALBERT (Lan et al., ICLR 2020): factorised embeddings, cross-layer sharing; ALBERT checkpoints",
+        backbone="albert",
+    ),
+    EncoderSpec(
+        name="xlnet",
+        config="kgbert.models.configuration_xlnet:XLNetEncoderConfig",
+        heads={
+            "sequence": "kgbert.models.modeling_xlnet:XLNetEncoderForSequenceClassification",
+            "token": "kgbert.models.modeling_xlnet:XLNetEncoderForTokenClassification",
+        },
+        featurizer="kgbert.data.featurize:Featurizer",
+        description="XLNet (Yang et al., NeurIPS 2019): two-stream relative-position Transformer-XL; XLNet checkpoints",
+        backbone="xlnet",
+    ),
 )
 """The encoders that ship with kgbert (a new built-in encoder is one more entry here)."""
 
@@ -263,11 +322,13 @@ def encoder_names() -> list[str]:
 
 
 __all__ = [
+    "BACKBONES",
     "BUILTIN_ENCODERS",
     "ENCODERS",
     "EncoderSpec",
     "HEAD_AUTO_CLASSES",
     "encoder_names",
+    "checkpoint_family",
     "get_encoder",
     "register_auto_classes",
     "register_encoder",

@@ -6,54 +6,38 @@ Overrides are dotted keys with YAML values, checked against the config's types, 
 """
 from __future__ import annotations
 
-import argparse
-import json
 import sys
+from typing import Any
 
+from kgbert.cli import run_config_command, shutdown_distributed
 from kgbert.training.config import ConfigError, load_config
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m kgbert.train", description=__doc__.splitlines()[0])
-    parser.add_argument("config", help="YAML run config (configs/*.yaml)")
-    parser.add_argument("overrides", nargs="*", help="dotted key=value overrides, e.g. training.epochs=2")
-    parser.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
-    args = parser.parse_intermixed_args(argv)
-    try:
-        config = load_config(args.config, args.overrides)
-    except ConfigError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    if args.print_config:
-        import yaml
-
-        print(yaml.safe_dump(config.to_dict(), allow_unicode=True, sort_keys=False))
-        return 0
-    from kgbert.data.readers import DataError
+def _run(config: Any) -> Any:
     from kgbert.training.trainer import run_training
 
-    try:
-        results = run_training(config)
-    except (ConfigError, DataError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    finally:
-        shutdown_distributed()
+    return run_training(config)
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    from kgbert.data.readers import DataError
+
+    return (ConfigError, DataError)
+
+
+def _summary(config: Any, results: dict[str, Any]) -> dict[str, Any]:
     summary = {k: results[k] for k in ("dev", "test") if k in results}
     for v in summary.values():
         v.pop("per_type", None)
-    print(json.dumps({"run_dir": str(config.run_dir), **summary}, ensure_ascii=False, indent=1, default=float))
-    return 0
+    return {"run_dir": str(config.run_dir), **summary}
 
 
-def shutdown_distributed() -> None:
-    """Under torchrun: tear down the process group before exiting, so no rank exits while gloo's
-    threads still run (seen here to abort a rank with "terminate called without an active exception")."""
-    import torch.distributed as dist
+def main(argv: list[str] | None = None) -> int:
+    return run_config_command(argv, prog="python -m kgbert.train", doc=__doc__, config_help="YAML run config (configs/*.yaml)",
+                              load=load_config, run=_run, user_errors=_user_errors, summary=_summary)
 
-    if dist.is_available() and dist.is_initialized():
-        dist.destroy_process_group()
 
+__all__ = ["main", "shutdown_distributed"]
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -295,24 +295,56 @@ class SrlTagger:
         return out
 
     def label_arguments(
-        self, sentences: Sequence[Sequence[str]], predicates: Sequence[Sequence[tuple[int, int]]], batch_size: int = 32
+        self,
+        sentences: Sequence[Sequence[str]],
+        predicates: Sequence[Sequence[tuple[int, int]]],
+        batch_size: int = 32,
+        constrained: bool = True,
     ) -> list[list[SrlFrame]]:
-        """Arguments of the given predicates (word spans), constrained-Viterbi decoded."""
+        """Arguments of the given predicates (word spans), constrained-Viterbi decoded (or, with
+        ``constrained=False``, the per-word argmax; a stray ``I-X`` then starts a span)."""
+        decoder = "viterbi" if constrained else "argmax"
+        return self.decode_arguments(sentences, predicates, batch_size, (decoder,))[decoder]
+
+    def decode_arguments(
+        self,
+        sentences: Sequence[Sequence[str]],
+        predicates: Sequence[Sequence[tuple[int, int]]],
+        batch_size: int = 32,
+        decoders: Sequence[str] = ("viterbi",),
+    ) -> dict[str, list[list[SrlFrame]]]:
+        """Frames per decoder (``viterbi``: valid-BIO constrained; ``argmax``: per word) from one
+        forward pass. Jobs (sentence, predicate) are batched by length (less padding); each
+        sentence's frames keep the order of its ``predicates``."""
+        unknown = set(decoders) - {"viterbi", "argmax"}
+        if unknown:
+            raise ValueError(f"unknown decoder(s) {sorted(unknown)} (use 'viterbi' or 'argmax')")
         jobs = [(k, p) for k, preds in enumerate(predicates) for p in preds]
-        frames: list[list[SrlFrame]] = [[] for _ in sentences]
-        for b in range(0, len(jobs), batch_size):
-            chunk = jobs[b : b + batch_size]
-            feats = [self.encode(sentences[k], p) for k, p in chunk]
+        order = sorted(range(len(jobs)), key=lambda j: sum(len(self.word_pieces(w)) for w in sentences[jobs[j][0]]))
+        paths: dict[str, list[list[int]]] = {d: [[] for _ in jobs] for d in decoders}
+        for b in range(0, len(order), batch_size):
+            chunk = order[b : b + batch_size]
+            feats = [self.encode(sentences[jobs[j][0]], jobs[j][1]) for j in chunk]
             logits = self._forward(feats).logits.float()  # (B, T, K)
             width = max(len(f["first"]) for f in feats)
             index = torch.tensor([f["first"] + [0] * (width - len(f["first"])) for f in feats], device=logits.device)  # (B, W)
             word_scores = logits.gather(1, index.unsqueeze(-1).expand(-1, -1, logits.size(-1))).log_softmax(-1)  # (B, W, K)
-            mask = torch.tensor([[True] * len(f["first"]) + [False] * (width - len(f["first"])) for f in feats], device=logits.device)  # (B, W)
-            paths = viterbi_decode(word_scores, mask, self._allowed, self._start)
-            for (k, p), path in zip(chunk, paths):
-                args = tuple(tags_to_spans([self.labels[i] for i in path]))
-                frames[k].append(SrlFrame(predicate=tuple(p), args=args))
-        return frames
+            lengths = [len(f["first"]) for f in feats]
+            for d in decoders:
+                if d == "viterbi":
+                    mask = torch.arange(width, device=logits.device).unsqueeze(0) < torch.tensor(lengths, device=logits.device).unsqueeze(1)  # (B, W)
+                    decoded = viterbi_decode(word_scores, mask, self._allowed, self._start)
+                else:
+                    decoded = [row[:n] for row, n in zip(word_scores.argmax(-1).tolist(), lengths)]
+                for j, path in zip(chunk, decoded):
+                    paths[d][j] = path
+        out: dict[str, list[list[SrlFrame]]] = {}
+        for d in decoders:
+            frames: list[list[SrlFrame]] = [[] for _ in sentences]
+            for (k, p), path in zip(jobs, paths[d]):
+                frames[k].append(SrlFrame(predicate=tuple(p), args=tuple(tags_to_spans([self.labels[i] for i in path]))))
+            out[d] = frames
+        return out
 
     def predict_words(
         self,
@@ -340,22 +372,90 @@ class SrlTagger:
         """Frames for one text. ``words``: sorted, non-overlapping ``(start, end)`` character spans
         of ``text``; ``pos``: optional per-word POS tags (the fallback when the model has no
         predicate head); ``predicates``: optional word indices of the predicates. Offsets in the
-        returned frames are character offsets into ``text``."""
-        words = [tuple(w) for w in words]
-        prev_end = 0
-        for i, (s, e) in enumerate(words):
-            if not (isinstance(s, int) and isinstance(e, int) and prev_end <= s < e <= len(text)):
-                raise ValueError(f"words[{i}] = [{s}, {e}) is empty, out of order, overlapping or outside the text (length {len(text)})")
-            prev_end = e
-        if pos is not None and len(pos) != len(words):
-            raise ValueError(f"{len(pos)} POS tags for {len(words)} words")
+        returned frames are character offsets into ``text``. The text is tagged as one sentence
+        (see :meth:`predict_texts` to tag each sentence of a longer text on its own)."""
+        words = _checked_words(text, words, pos)
         if not words:
             return []
         strings = [text[s:e] for s, e in words]
         frames = self.predict_words([strings], [pos] if pos is not None else None, [list(predicates)] if predicates is not None else None)[0]
-        out = []
-        for fr in frames:
-            (ps, pe) = fr.predicate
-            args = tuple(Argument(a.role, words[a.start][0], words[a.end - 1][1]) for a in fr.args)
-            out.append(Frame(predicate=(words[ps][0], words[pe - 1][1]), args=args))
+        return _to_offsets(frames, words)
+
+    def predict_texts(
+        self,
+        texts: Sequence[str],
+        words: Sequence[Sequence[tuple[int, int]]],
+        pos: Sequence[Sequence[str] | None] | None = None,
+        batch_size: int = 32,
+    ) -> list[list[Frame]]:
+        """Frames for many texts, each split into sentences that are tagged on their own, all
+        sentences of all texts batched together (by length).
+
+        A sentence ends after a word made only of sentence-final punctuation (``。！？!?；;…``) or
+        line breaks; a sentence still longer than the model's positions is cut into pieces that
+        fit. ``words``/``pos`` per text as in :meth:`predict`. Frames come back in character
+        offsets into their text, in sentence order."""
+        if len(words) != len(texts) or (pos is not None and len(pos) != len(texts)):
+            raise ValueError(f"{len(texts)} texts but {len(words)} word lists{'' if pos is None else f' and {len(pos)} POS lists'}")
+        limit = self.config.max_position_embeddings - 2  # [CLS] ... [SEP]
+        sentences, sent_pos, owners = [], [], []
+        for k, text in enumerate(texts):
+            spans = _checked_words(text, words[k], pos[k] if pos is not None else None, where=f"text {k}: ")
+            strings = [text[s:e] for s, e in spans]
+            for a, b in sentence_ranges(strings, [len(self.word_pieces(w)) for w in strings], limit):
+                sentences.append(strings[a:b])
+                sent_pos.append(list(pos[k][a:b]) if pos is not None and pos[k] is not None else None)
+                owners.append((k, spans[a:b]))
+        frames = self.predict_words(sentences, sent_pos, batch_size=batch_size) if sentences else []
+        out: list[list[Frame]] = [[] for _ in texts]
+        for (k, spans), fr in zip(owners, frames):
+            out[k] += _to_offsets(fr, spans)
         return out
+
+
+SENTENCE_END = set("。！？!?；;…\n\r")
+
+
+def sentence_ranges(words: Sequence[str], pieces: Sequence[int], limit: int) -> list[tuple[int, int]]:
+    """Word index ranges ``[a, b)`` of the sentences of ``words``: a sentence ends after a word made
+    only of :data:`SENTENCE_END` characters (whitespace allowed); a sentence of more than ``limit``
+    tokens (``pieces``: tokens per word) is cut into consecutive pieces of at most ``limit`` tokens."""
+    ranges, start = [], 0
+    for i, w in enumerate(words):
+        stripped = w.strip(" \t")
+        if (stripped and set(stripped) <= SENTENCE_END) or i == len(words) - 1:
+            ranges.append((start, i + 1))
+            start = i + 1
+    out = []
+    for a, b in ranges:
+        size = 0
+        for i in range(a, b):
+            if size and size + pieces[i] > limit:
+                out.append((a, i))
+                a, size = i, 0
+            size += pieces[i]
+        out.append((a, b))
+    return out
+
+
+def _checked_words(text: str, words: Sequence[tuple[int, int]], pos: Sequence[str] | None, where: str = "") -> list[tuple[int, int]]:
+    """``words`` as tuples, checked: sorted, non-overlapping, inside ``text``; ``pos`` of the same length."""
+    words = [tuple(w) for w in words]
+    prev_end = 0
+    for i, (s, e) in enumerate(words):
+        if not (isinstance(s, int) and isinstance(e, int) and prev_end <= s < e <= len(text)):
+            raise ValueError(f"{where}words[{i}] = [{s}, {e}) is empty, out of order, overlapping or outside the text (length {len(text)})")
+        prev_end = e
+    if pos is not None and len(pos) != len(words):
+        raise ValueError(f"{where}{len(pos)} POS tags for {len(words)} words")
+    return words
+
+
+def _to_offsets(frames: Sequence[SrlFrame], words: Sequence[tuple[int, int]]) -> list[Frame]:
+    """Word-level frames -> :class:`Frame` with the character offsets of ``words``."""
+    out = []
+    for fr in frames:
+        (ps, pe) = fr.predicate
+        args = tuple(Argument(a.role, words[a.start][0], words[a.end - 1][1]) for a in fr.args)
+        out.append(Frame(predicate=(words[ps][0], words[pe - 1][1]), args=args))
+    return out

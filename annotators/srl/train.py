@@ -85,8 +85,47 @@ def featurize(tagger: SrlTagger, sentences: Sequence[SrlSentence], predicate_hea
     return feats, skipped
 
 
-def train_tagger(tagger: SrlTagger, features: list[dict], *, epochs: float, batch_size: int, lr: float, seed: int, max_steps: int, workdir: Path) -> list[dict]:
-    """Fit with :class:`transformers.Trainer`; returns its log history."""
+def param_groups(model: torch.nn.Module, lr: float, weight_decay: float, layer_decay: float = 1.0, freeze_embeddings: bool = False) -> list[dict]:
+    """AdamW parameter groups with layer-wise learning-rate decay.
+
+    The heads train at ``lr``, encoder layer ``i`` (of ``L``) at ``lr * layer_decay ** (L - i)``, the
+    embeddings at ``lr * layer_decay ** (L + 1)``; with ``freeze_embeddings`` the embeddings do not
+    train at all (``requires_grad`` off). Biases and LayerNorm weights get no weight decay.
+    """
+    n_layers = model.config.num_hidden_layers
+    groups: dict[tuple[float, float], list[torch.nn.Parameter]] = {}
+    for name, param in model.named_parameters():
+        if name.startswith("bert.embeddings."):
+            if freeze_embeddings:
+                param.requires_grad_(False)
+                continue
+            depth = n_layers + 1
+        elif name.startswith("bert.encoder.layer."):
+            depth = n_layers - int(name.split(".")[3])
+        else:
+            depth = 0
+        if not param.requires_grad:
+            continue
+        decay = 0.0 if name.endswith("bias") or "LayerNorm" in name else weight_decay
+        groups.setdefault((lr * layer_decay**depth, decay), []).append(param)
+    return [{"params": ps, "lr": g_lr, "weight_decay": wd} for (g_lr, wd), ps in sorted(groups.items(), reverse=True)]
+
+
+def train_tagger(
+    tagger: SrlTagger,
+    features: list[dict],
+    *,
+    epochs: float,
+    batch_size: int,
+    lr: float,
+    seed: int,
+    max_steps: int,
+    workdir: Path,
+    layer_decay: float = 1.0,
+    freeze_embeddings: bool = False,
+) -> list[dict]:
+    """Fit with :class:`transformers.Trainer` (AdamW over :func:`param_groups`, linear warm-up and
+    decay); returns its log history."""
     from transformers import Trainer, TrainingArguments
 
     steps = max_steps if max_steps > 0 else int(epochs * ((len(features) + batch_size - 1) // batch_size))
@@ -111,7 +150,8 @@ def train_tagger(tagger: SrlTagger, features: list[dict], *, epochs: float, batc
         seed=seed,
     )
     tagger.model.train()
-    trainer = Trainer(model=tagger.model, args=args, train_dataset=features, data_collator=tagger.collate)
+    optimizer = torch.optim.AdamW(param_groups(tagger.model, lr, args.weight_decay, layer_decay, freeze_embeddings), lr=lr)
+    trainer = Trainer(model=tagger.model, args=args, train_dataset=features, data_collator=tagger.collate, optimizers=(optimizer, None))
     trainer.train()
     tagger.model.eval()
     tagger.model.to(tagger.device)
@@ -134,9 +174,11 @@ def evaluate(tagger: SrlTagger, test: Sequence[SrlSentence], batch_size: int = 3
     simplified = [[convert_script(w, tagger.config.script_conversion) for w in ws] for ws in words]
     pred_id["jieba_verbs"] = span_prf(predicate_items(gold_preds), predicate_items([jieba_verbs(w) for w in simplified]))
     metrics["predicate_identification"] = pred_id
-    frames = tagger.label_arguments(words, [[f.predicate for f in s.frames] for s in test], batch_size)
+    decoded = tagger.decode_arguments(words, [[f.predicate for f in s.frames] for s in test], batch_size, ("viterbi", "argmax"))
+    frames = decoded["viterbi"]
     pred_args = argument_items(frames)
     metrics["arguments_gold_predicates"] = span_prf(gold_args, pred_args)
+    metrics["arguments_gold_predicates_argmax"] = span_prf(gold_args, argument_items(decoded["argmax"]))
     metrics["arguments_gold_predicates_per_role"] = per_role(gold_args, pred_args)
     e2e = tagger.predict_words(words, pos=[s.pos for s in test], batch_size=batch_size)
     metrics["arguments_end_to_end"] = span_prf(gold_args, argument_items(e2e))
@@ -160,6 +202,9 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--max-steps", type=int, default=-1)
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--lr", type=float, help="learning rate (default 5e-5 with --backbone, 5e-4 from scratch)")
+    p.add_argument("--layer-decay", type=float, default=1.0,
+                   help="layer-wise lr decay: encoder layer i of L trains at lr * d**(L - i), embeddings at lr * d**(L + 1)")
+    p.add_argument("--freeze-embeddings", action="store_true", help="do not train the embedding layer")
     p.add_argument("--seed", type=int, default=13)
     p.add_argument("--script", choices=["t2s", "none"], default="t2s", help="convert traditional to simplified before tokenising")
     p.add_argument("--no-predicate-head", action="store_true", help="do not train predicate identification (POS fallback)")
@@ -202,6 +247,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         max_steps=args.max_steps,
         batch_size=args.batch_size,
         lr=args.lr,
+        layer_decay=args.layer_decay,
+        freeze_embeddings=args.freeze_embeddings,
         seed=args.seed,
         script_conversion=None if args.script == "none" else "t2s",
         predicate_head=not args.no_predicate_head,
@@ -219,6 +266,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     summary = {
         "predicate_identification_f1": {k: round(v["f1"], 4) for k, v in metrics["predicate_identification"].items()},
         "arguments_gold_predicates_f1": round(metrics["arguments_gold_predicates"]["f1"], 4),
+        "arguments_gold_predicates_argmax_f1": round(metrics["arguments_gold_predicates_argmax"]["f1"], 4),
         "arguments_end_to_end_f1": round(metrics["arguments_end_to_end"]["f1"], 4),
     }
     print(json.dumps(summary, indent=2), file=sys.stderr)
@@ -240,6 +288,8 @@ def run(
     max_steps: int = -1,
     batch_size: int = 16,
     lr: float | None = None,
+    layer_decay: float = 1.0,
+    freeze_embeddings: bool = False,
     seed: int = 13,
     script_conversion: str | None = "t2s",
     predicate_head: bool = True,
@@ -267,7 +317,8 @@ def run(
         lr = 5e-5 if backbone else 5e-4
     with atomic_dir(out) as tmp:
         t0 = time.time()
-        log = train_tagger(tagger, features, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, max_steps=max_steps, workdir=tmp / "trainer")
+        log = train_tagger(tagger, features, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, max_steps=max_steps, workdir=tmp / "trainer",
+                           layer_decay=layer_decay, freeze_embeddings=freeze_embeddings)
         train_s = time.time() - t0
         metrics = evaluate(tagger, test)
         frames = metrics.pop("_frames")
@@ -288,6 +339,8 @@ def run(
             max_steps=max_steps,
             batch_size=batch_size,
             lr=lr,
+            layer_decay=layer_decay,
+            freeze_embeddings=freeze_embeddings,
             seed=seed,
             script_conversion=tagger.config.script_conversion,
             train_seconds=round(train_s, 1),

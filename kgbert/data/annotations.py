@@ -9,8 +9,9 @@ Two sources (``data.annotations`` / ``data.annotate`` in a run config):
   annotation file's line and the example's ``file:line``.
 - **computed by the annotators** (:func:`annotators.make_pipeline` with the encoder's annotators)
   once and cached as such a JSONL file, keyed by the split file's content, the components and
-  their versions (factory names end in ``_v<N>``), the KG store's content and the package
-  versions of spaCy and jieba. A cached file is never rewritten (written to a temporary file and
+  their versions (factory names end in ``_v<N>``), the KG store's content, the content of a model
+  directory an option names (``srl_model``: a tagger retrained into the same directory is a new
+  key) and the package versions of spaCy and jieba. A cached file is never rewritten (written to a temporary file and
   renamed), so runs and seeds share it.
 """
 from __future__ import annotations
@@ -106,13 +107,25 @@ def annotator_fingerprint(components: Sequence[str], kg_path: str | os.PathLike 
     if kg_path is not None:
         p = Path(kg_path)
         kg_sha = file_sha256(p) if p.is_file() else str(p.resolve())
-    return {
+    fingerprint = {
         "v": ANNOTATION_CACHE_VERSION,
         "components": [ANNOTATORS[c] for c in components],
         "kg": kg_sha,
         "options": options,
         "packages": versions,
     }
+    if "srl" in components and options.get("srl_model") is not None:
+        fingerprint["srl_model_files"] = _model_dir_digest(options["srl_model"])
+    return fingerprint
+
+
+def _model_dir_digest(path: str | os.PathLike) -> dict[str, str] | None:
+    """SHA-256 of each file of a saved model directory (None when it is not a directory: the
+    annotators then report the missing model)."""
+    p = Path(path)
+    if not p.is_dir():
+        return None
+    return {f.name: file_sha256(f) for f in sorted(p.iterdir()) if f.is_file()}
 
 
 def annotate_examples(

@@ -102,18 +102,7 @@ def read_jsonl(
     label_key: str = "label",
 ) -> Iterator[Example]:
     """JSON lines (AFQMC style). A missing ``label`` gives an unlabelled example (label None)."""
-    empty = True
-    for lineno, line in _lines(path):
-        if not line.strip():
-            continue
-        empty = False
-        src = f"{path}:{lineno}"
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise DataError(f"{src}: invalid JSON ({e.msg})") from None
-        if not isinstance(obj, dict):
-            raise DataError(f"{src}: expected a JSON object")
+    for src, obj in _json_records(path):
         if text_a_key not in obj:
             raise DataError(f"{src}: missing key {text_a_key!r}")
         text_a = str(obj[text_a_key]).strip()
@@ -128,8 +117,6 @@ def read_jsonl(
         label = None if label is None else str(label).strip()
         meta = {"id": obj["id"]} if "id" in obj else {}
         yield Example(text_a=text_a, text_b=text_b, label=label, source=src, meta=meta)
-    if empty:
-        raise DataError(f"{path}: empty file")
 
 
 def read_ner_tsv(path: str | os.PathLike) -> Iterator[Example]:

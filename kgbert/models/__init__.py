@@ -3,7 +3,8 @@
 ``build_model(encoder, task, num_labels, backbone=..., backbone_config=..., **encoder_options)``
 builds any registered encoder (:mod:`kgbert.registry`); importing this package registers their
 ``model_type`` with transformers' Auto classes. Every encoder is built from BERT's parts
-(:mod:`kgbert.models.modeling_base`). This package never reads files or KGs: everything arrives
+(:mod:`kgbert.models.modeling_base`), or from ALBERT's or XLNet's for ``albert`` and ``xlnet`` (the
+shared heads on another backbone family). This package never reads files or KGs: everything arrives
 as tensors from :mod:`kgbert.data`.
 """
 from kgbert.constants import IGNORE_INDEX, TASKS

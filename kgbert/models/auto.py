@@ -7,13 +7,14 @@ transformers, so a saved model reloads with ``AutoModelForSequenceClassification
 """
 from __future__ import annotations
 
+import json
 import os
 from typing import Any
 
 from transformers import BertConfig, PreTrainedModel
 
 from kgbert.constants import TASKS
-from kgbert.registry import ENCODERS, EncoderSpec, get_encoder, register_auto_classes
+from kgbert.registry import ENCODERS, EncoderSpec, checkpoint_family, get_encoder, register_auto_classes
 
 _CONFIG_KEYS_DROPPED = ("model_type", "architectures", "transformers_version", "auto_map", "_name_or_path")
 
@@ -28,7 +29,9 @@ def model_class_for(encoder: str, task: str) -> type[PreTrainedModel]:
     return get_encoder(encoder).model_class_for_task(task)
 
 
-def _backbone_config_dict(backbone: str | os.PathLike | None, backbone_config: dict[str, Any] | None) -> dict[str, Any]:
+def _backbone_config_dict(
+    backbone: str | os.PathLike | None, backbone_config: dict[str, Any] | None, config_class: Any = BertConfig
+) -> dict[str, Any]:
     if backbone is None and backbone_config is None:
         raise ValueError("build_model needs backbone= (a local HF checkpoint dir) or backbone_config= (a BERT config dict)")
     base: dict[str, Any] = {}
@@ -36,13 +39,30 @@ def _backbone_config_dict(backbone: str | os.PathLike | None, backbone_config: d
         path = os.fspath(backbone)
         if not os.path.isfile(os.path.join(path, "config.json")):
             raise FileNotFoundError(f"backbone {path!r} is not a local checkpoint directory (no config.json)")
-        base = BertConfig.from_pretrained(path, local_files_only=True).to_dict()
+        base = config_class.from_pretrained(path, local_files_only=True).to_dict()
         for key in ("id2label", "label2id", "num_labels"):  # the checkpoint's head is not ours
             base.pop(key, None)
     base.update(backbone_config or {})
     for key in _CONFIG_KEYS_DROPPED:
         base.pop(key, None)
     return base
+
+
+def _check_backbone_family(spec: EncoderSpec, backbone: str | os.PathLike) -> None:
+    """A clear error when the checkpoint's backbone family is not the one the encoder is built on."""
+    path = os.path.join(os.fspath(backbone), "config.json")
+    if not os.path.isfile(path):
+        return  # _backbone_config_dict says so
+    with open(path, encoding="utf-8") as fh:
+        model_type = json.load(fh).get("model_type")
+    family = checkpoint_family(model_type)
+    if family != spec.backbone:
+        users = sorted(s.name for s in ENCODERS.values() if s.backbone == family)
+        raise ValueError(
+            f"encoder {spec.name!r} ({spec.description or spec.name}) is built inside {spec.backbone.upper()}'s "
+            f"embeddings and layers and cannot use the {family.upper()} checkpoint {os.fspath(backbone)!r} "
+            f"(model_type {model_type!r}); encoders for {family.upper()} checkpoints: {users or 'none'}"
+        )
 
 
 def build_model(
@@ -72,8 +92,11 @@ def build_model(
     if not isinstance(num_labels, int) or num_labels < 1:
         raise ValueError(f"num_labels must be a positive int, got {num_labels!r}")
     spec.check_options(encoder_options)
+    if backbone is not None:
+        _check_backbone_family(spec, backbone)
     options = {k: v for k, v in encoder_options.items() if k in spec.model_options}
-    config = spec.config_class(**_backbone_config_dict(backbone, backbone_config), num_labels=num_labels, **options)
+    base = _backbone_config_dict(backbone, backbone_config, spec.backbone_config_class)
+    config = spec.config_class(**base, num_labels=num_labels, **options)
     if backbone is None:
         return model_cls(config)
     attn = config._attn_implementation

@@ -46,7 +46,8 @@ class KgEncoderPreTrainedModel(BertPreTrainedModel):
     bert: BertModel
 
     def build_backbone(self, config: Any, add_pooling_layer: bool) -> BertModel:
-        """The BERT backbone; override to swap its embeddings, layers or encoder."""
+        """The BERT backbone; override to swap its embeddings, layers or encoder (ALBERT: an
+        ``AlbertModel``, stored under its own ``base_model_prefix``)."""
         return BertModel(config, add_pooling_layer=add_pooling_layer)
 
     def encoder_attention_mask(self, attention_mask: torch.Tensor | None, **encoder_inputs: Any) -> torch.Tensor | None:
@@ -79,7 +80,8 @@ class KgEncoderPreTrainedModel(BertPreTrainedModel):
         output_hidden_states: bool | None,
         inputs_embeds: torch.Tensor | None = None,
     ) -> BaseModelOutputWithPoolingAndCrossAttentions:
-        """``self.bert`` with ``mask`` as its attention mask and the output flags passed through.
+        """The backbone (``self.bert``; the attribute named ``base_model_prefix``, ``self.albert`` for
+        ALBERT) with ``mask`` as its attention mask and the output flags passed through.
 
         An encoder that extends the word embeddings computes them itself and passes
         ``inputs_embeds`` (B, L, H) with ``input_ids=None``; BERT adds positions and token types.
@@ -89,7 +91,8 @@ class KgEncoderPreTrainedModel(BertPreTrainedModel):
             flags["output_attentions"] = output_attentions
         if output_hidden_states is not None:
             flags["output_hidden_states"] = output_hidden_states
-        return self.bert(
+        backbone = getattr(self, self.base_model_prefix)
+        return backbone(
             input_ids=input_ids,
             inputs_embeds=inputs_embeds,
             attention_mask=mask,
@@ -113,7 +116,7 @@ class EncoderForSequenceClassification(KgEncoderPreTrainedModel):
     def __init__(self, config: Any) -> None:
         super().__init__(config)
         self.num_labels = config.num_labels
-        self.bert = self.build_backbone(config, add_pooling_layer=True)
+        setattr(self, self.base_model_prefix, self.build_backbone(config, add_pooling_layer=True))
         self.head = SequenceClassificationHead(config)
         self.post_init()
 
@@ -143,7 +146,7 @@ class EncoderForTokenClassification(KgEncoderPreTrainedModel):
     def __init__(self, config: Any) -> None:
         super().__init__(config)
         self.num_labels = config.num_labels
-        self.bert = self.build_backbone(config, add_pooling_layer=False)
+        setattr(self, self.base_model_prefix, self.build_backbone(config, add_pooling_layer=False))
         self.head = TokenClassificationHead(config)
         self.post_init()
 
@@ -185,7 +188,7 @@ class EncoderForMaskedLM(KgEncoderPreTrainedModel):
 
     def __init__(self, config: Any) -> None:
         super().__init__(config)
-        self.bert = self.build_backbone(config, add_pooling_layer=False)
+        setattr(self, self.base_model_prefix, self.build_backbone(config, add_pooling_layer=False))
         self.cls = BertOnlyMLMHead(config)
         self.post_init()
 

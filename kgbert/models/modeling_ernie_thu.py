@@ -152,8 +152,9 @@ class ErnieThuPreTrainedModel(KgEncoderPreTrainedModel):
         hidden = bert.embeddings(input_ids=input_ids, token_type_ids=token_type_ids, position_ids=position_ids)
         if attention_mask is None:
             attention_mask = torch.ones(hidden.shape[:2], dtype=torch.long, device=hidden.device)
-        mask, _ = bert._create_attention_masks(attention_mask=attention_mask, encoder_attention_mask=None,
-                                               embedding_output=hidden, encoder_hidden_states=None, cache=None)
+        # (B, 1, 1, L) additive float mask: what BERT's layers take under eager and SDPA alike (no
+        # private transformers API: BertModel._create_attention_masks changed signature in 5.25)
+        mask = (1.0 - attention_mask[:, None, None, :].to(hidden.dtype)) * torch.finfo(hidden.dtype).min
         emask = (entity_ids > 0) & (attention_mask > 0)  # (B, L)
         ent = self.entity_table[entity_ids] * emask.unsqueeze(-1).to(hidden.dtype)  # (B, L, De)
         all_hidden: list[torch.Tensor] = [hidden]

@@ -1,4 +1,4 @@
-"""Shared pieces of the sentence-pair objectives (NSP, SOP): the pair builder and the loss."""
+"""Shared pieces of the sentence-pair objectives (NSP, SOP, SSO): the pair builder and the loss."""
 from __future__ import annotations
 
 from typing import Any
@@ -36,6 +36,7 @@ class SentenceObjective:
 
     name = "sentence"
     label_key = "next_sentence_label"
+    sentence = True
 
     def make_label(self, a: Segment, b: Segment, rng: np.random.Generator, random_segment) -> tuple[Segment, Segment, int]:
         raise NotImplementedError

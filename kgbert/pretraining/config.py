@@ -68,23 +68,31 @@ class VocabConfig:
 
 @dataclass
 class MaskingConfig:
-    strategy: str = "mlm"  # a name in kgbert.data.collators.COLLATORS: mlm | wwm | ernie
+    strategy: str = "mlm"  # a name in kgbert.data.collators.COLLATORS: mlm | wwm | ernie | span
     mlm_probability: float = 0.15
     mask_replace: float = 0.8  # of the chosen units: [MASK]
     random_replace: float = 0.1  # random token; the rest stays unchanged
     static: bool = False  # True: one fixed mask per example per duplicate (original BERT)
     duplicates: int = 10  # static masking: distinct masks per example (BERT's dupe_factor)
-    options: dict[str, Any] = field(default_factory=dict)  # strategy options (e.g. ernie stages)
-    # corpus annotator for wwm/ernie (default: jieba_words for wwm, spacy_pipeline for ernie) and its options
+    options: dict[str, Any] = field(default_factory=dict)  # strategy options (e.g. ernie stages, span p/max_span)
+    # StructBERT's word structural objective (objective wso): windows of shuffle_k consecutive
+    # unmasked tokens start at this share of the positions and are shuffled
+    shuffle_fraction: float = 0.05
+    shuffle_k: int = 3
+    # corpus annotator for wwm/span/ernie (default: jieba_words for wwm and span, fast_pipeline for ernie) and its options
     annotator: Optional[str] = None
     annotator_options: dict[str, Any] = field(default_factory=dict)
+    annotate_workers: int = 1  # processes that build the annotation cache (same cache for any number)
 
 
 @dataclass
 class PretrainModelConfig:
-    init_from: Optional[str] = None  # local checkpoint dir (bert-base-chinese layout) to continue from
-    config: dict[str, Any] = field(default_factory=dict)  # BertConfig values for a from-scratch model
-    objectives: list[str] = field(default_factory=lambda: ["mlm"])  # mlm [+ nsp | sop]
+    init_from: Optional[str] = None  # local checkpoint dir (bert-base-chinese layout; the family's) to continue from
+    config: dict[str, Any] = field(default_factory=dict)  # BertConfig (AlbertConfig...) values for a from-scratch model
+    # mlm [+ one sentence objective nsp | sop | sso] [+ sbo (needs masking.strategy span)] [+ wso]
+    objectives: list[str] = field(default_factory=lambda: ["mlm"])
+    family: str = "bert"  # bert | albert | electra | xlnet: kgbert.pretraining.families.FAMILIES
+    family_options: dict[str, Any] = field(default_factory=dict)  # electra: generator_size, discriminator_weight, temperature
     # dropout written into the exported best/config.json (fine-tuning default; pretraining may run
     # without dropout); null keeps the pretraining values
     export_dropout: Optional[float] = 0.1
@@ -153,6 +161,8 @@ def _validate(cfg: PretrainConfig, where: str) -> None:
         raise ConfigError(f"masking.mlm_probability must be in (0, 1), found {m.mlm_probability} (in {where})")
     if m.mask_replace < 0 or m.random_replace < 0 or m.mask_replace + m.random_replace > 1:
         raise ConfigError(f"masking.mask_replace + masking.random_replace must lie in [0, 1] (in {where})")
+    if m.annotate_workers < 1:
+        raise ConfigError(f"masking.annotate_workers must be at least 1, found {m.annotate_workers} (in {where})")
     if cfg.data.max_length < 8:
         raise ConfigError(f"data.max_length must be at least 8 (in {where})")
     for i, src in enumerate(cfg.data.corpus):
@@ -162,9 +172,16 @@ def _validate(cfg: PretrainConfig, where: str) -> None:
             raise ConfigError(f"data.corpus[{i}]: format 'examples' needs reader and task (in {where})")
         if not 0 <= src.holdout < 1:
             raise ConfigError(f"data.corpus[{i}].holdout must be in [0, 1) (in {where})")
-    bad = [o for o in cfg.model.objectives if o not in ("mlm", "nsp", "sop")]
-    if bad or "mlm" not in cfg.model.objectives or ("nsp" in cfg.model.objectives and "sop" in cfg.model.objectives):
-        raise ConfigError(f"model.objectives must be [mlm] plus at most one of nsp/sop, found {cfg.model.objectives} (in {where})")
+    if not 0 < m.shuffle_fraction < 1 or not 2 <= m.shuffle_k <= 6:
+        raise ConfigError(f"masking.shuffle_fraction must be in (0, 1) and masking.shuffle_k in [2, 6] (in {where})")
+    from kgbert.objectives import check_objectives
+
+    problem = check_objectives(list(cfg.model.objectives), m.strategy)
+    if problem:
+        raise ConfigError(f"model.objectives: {problem} (in {where})")
+    from kgbert.pretraining.families import get_family
+
+    get_family(cfg.model.family).validate(cfg, where)
 
 
 def load_pretrain_config(path: str | os.PathLike, overrides: Sequence[str] = ()) -> PretrainConfig:

@@ -209,8 +209,9 @@ def _flatten(segment: list[tuple[list[int], Any]], fields: Sequence[str]) -> tup
 class PairedCorpus(PackedCorpus):
     """Sentence pairs for NSP/SOP (BERT's ``create_pretraining_data``): consecutive lines of a
     document fill up to ``max_length - 3`` tokens and are split at a random line boundary into
-    A and B; the objective then relabels the pair (NSP: B from another document; SOP: swapped).
-    Sequences are ``[CLS] A [SEP] B [SEP]`` with token types 0/1 and ``next_sentence_label``."""
+    A and B; the objective then relabels the pair (NSP: B from another document; SOP: swapped;
+    SSO: either, or neither). Sequences are ``[CLS] A [SEP] B [SEP]`` with token types 0/1 and the
+    objective's label (``next_sentence_label``; SSO: ``sentence_structure_label``)."""
 
     def __init__(self, *args: Any, objective: Any, **kw: Any) -> None:
         super().__init__(*args, **kw)
@@ -273,7 +274,7 @@ class PairedCorpus(PackedCorpus):
         out: dict[str, Any] = {
             "input_ids": [cls, *ia, sep, *ib, sep],
             "token_type_ids": [0] * (len(ia) + 2) + [1] * (len(ib) + 1),
-            "next_sentence_label": label,
+            self.objective.label_key: label,
             "pass": p,
         }
         for f in fields:

@@ -10,6 +10,8 @@ Run directory layout::
     best/              the final model: a plain BERT checkpoint (config model_type "bert",
                        model.safetensors with bert.* and cls.predictions.*, vocab.txt, tokenizer
                        files) + pretrain.json (recipe, tokens, wall time, held-out scores)
+                       (model.family albert: a plain ALBERT checkpoint; electra: the discriminator
+                       as a plain BERT checkpoint; see kgbert.pretraining.families)
 """
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import torch
-from transformers import BertConfig, Trainer, TrainerCallback, TrainingArguments, set_seed
+from transformers import Trainer, TrainerCallback, TrainingArguments
 from transformers.trainer_utils import get_last_checkpoint
 
 from kgbert.data.collators import IGNORE_INDEX, MaskingCollator, build_collator
@@ -266,14 +268,15 @@ def prepare_tokenizer(config: PretrainConfig, run_dir: Path, is_main: bool = Tru
     return load_tokenizer(init), counts
 
 
-DEFAULT_ANNOTATOR = {"wwm": "jieba_words", "ernie": "spacy_pipeline"}
+DEFAULT_ANNOTATOR = {"wwm": "jieba_words", "ernie": "fast_pipeline", "span": "jieba_words"}
 
 
 def prepare_annotations(config: PretrainConfig) -> dict[str, Any] | None:
     """Annotation caches of every source (built once; see :mod:`kgbert.pretraining.annotate`),
-    or None when the masking strategy needs no annotation."""
+    or None when the masking strategy needs no annotation (``span`` with ``words: false``)."""
     m = config.masking
-    name = m.annotator or DEFAULT_ANNOTATOR.get(m.strategy)
+    default = None if m.strategy == "span" and m.options.get("words") is False else DEFAULT_ANNOTATOR.get(m.strategy)
+    name = m.annotator or default
     if name is None:
         return None
     from kgbert.pretraining.annotate import AnnotatedSource, build_annotator, build_cache
@@ -281,30 +284,31 @@ def prepare_annotations(config: PretrainConfig) -> dict[str, Any] | None:
     annotator = build_annotator(name, **m.annotator_options)
     out = {}
     for s in config.data.corpus:
-        d = build_cache(s, annotator, config.data.cache_dir, config.training.progress)
+        d = build_cache(s, annotator, config.data.cache_dir, config.training.progress, workers=m.annotate_workers)
         out[s.label] = AnnotatedSource(s, d, annotator.fields)
     return out
 
 
 def build_pretraining_model(config: PretrainConfig, tokenizer) -> torch.nn.Module:
-    """``BertForSparseMaskedLM`` (mlm only) or ``BertForSparsePreTraining`` (mlm + nsp/sop)."""
-    from kgbert.models.modeling_pretraining import BertForSparseMaskedLM, BertForSparsePreTraining
+    """The model of ``model.family`` (:mod:`kgbert.pretraining.families`); for ``bert``:
+    ``BertForSparseMaskedLM`` (no sentence objective) or ``BertForSparsePreTraining`` (a sentence
+    objective: nsp, sop or sso); plug-in objectives (sbo, wso, sso) add their heads
+    (``BertConfig.pretraining_objectives``, dropped again on export)."""
+    from kgbert.pretraining.families import get_family
 
-    model_cls = BertForSparsePreTraining if any(o in ("nsp", "sop") for o in config.model.objectives) else BertForSparseMaskedLM
+    return get_family(config.model.family).build(config, tokenizer)
 
-    if config.model.init_from:
-        path = config.model.init_from
-        if not os.path.isfile(os.path.join(path, "config.json")):
-            raise ConfigError(f"model.init_from: {path!r} is not a checkpoint directory (no config.json)")
-        overrides = dict(config.model.config)
-        bc = BertConfig.from_pretrained(path, local_files_only=True, **overrides)
-        if bc.vocab_size != len(tokenizer):
-            raise ConfigError(f"model.init_from: vocab_size {bc.vocab_size} != tokenizer size {len(tokenizer)} in {path}")
-        return model_cls.from_pretrained(path, config=bc, local_files_only=True)
-    cfg = {"max_position_embeddings": 512, "type_vocab_size": 2, **config.model.config}
-    bc = BertConfig(vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id, **cfg)
-    set_seed(config.seed)
-    return model_cls(bc)
+
+def objective_label_names(objectives: Sequence[str]) -> list[str]:
+    """The batch keys that are targets of the run's objectives (the Trainer's ``label_names``)."""
+    from kgbert.objectives import plugin_objectives, sentence_objective
+
+    names = ["labels"]
+    sentence = sentence_objective(list(objectives))
+    if sentence is not None:
+        names.append(sentence.label_key)
+    names += [k for o in plugin_objectives(list(objectives)) for k in o.input_keys if k not in names]
+    return names
 
 
 def training_arguments(config: PretrainConfig, run_dir: Path, has_eval: bool) -> TrainingArguments:
@@ -340,7 +344,7 @@ def training_arguments(config: PretrainConfig, run_dir: Path, has_eval: bool) ->
         ddp_backend=t.ddp_backend,
         disable_tqdm=not t.progress,
         remove_unused_columns=False,
-        label_names=["labels", "next_sentence_label"] if any(o in ("nsp", "sop") for o in config.model.objectives) else ["labels"],
+        label_names=objective_label_names(config.model.objectives),
         use_cpu=not torch.cuda.is_available(),
     )
 
@@ -352,21 +356,31 @@ def _resume_point(config: PretrainConfig, ckpt_dir: Path) -> str | None:
     return None if config.resume is False else last
 
 
-def export_checkpoint(trainer: Trainer, out_dir: Path, info: dict[str, Any], export_dropout: float | None = None) -> None:
-    """Write the final model as a plain BERT checkpoint (temp dir + rename)."""
+def export_checkpoint(trainer: Trainer, out_dir: Path, info: dict[str, Any], export_dropout: float | None = None,
+                      family: str = "bert") -> None:
+    """Write the final model as a plain checkpoint of its family (BERT, ALBERT; ELECTRA: the
+    discriminator as BERT) (temp dir + rename)."""
+    from kgbert.pretraining.families import get_family
+
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     try:
-        trainer.save_model(str(tmp))
+        fam = get_family(family)
+        fam.save(trainer, tmp)
         write_vocab_txt(trainer.processing_class, tmp)
         (tmp / "training_args.bin").unlink(missing_ok=True)  # a pickle: never part of a shipped checkpoint
+        objectives = list(info.get("recipe", {}).get("objectives") or [])
+        has_nsp_head = "PreTraining" in type(trainer.model).__name__ and bool({"nsp", "sop"} & set(objectives))
+        drop_pretraining_only_weights(tmp, keep_seq_relationship=has_nsp_head)
         cfg_path = tmp / "config.json"
         with open(cfg_path, encoding="utf-8") as fh:
             cfg = json.load(fh)
-        cfg["architectures"] = ["BertForPreTraining" if "PreTraining" in type(trainer.model).__name__ else "BertForMaskedLM"]
+        cfg.pop("pretraining_objectives", None)
+        cfg["architectures"] = fam.architecture(has_nsp_head)
         if export_dropout is not None:
-            info = {**info, "pretraining_dropout": {k: cfg.get(k) for k in ("hidden_dropout_prob", "attention_probs_dropout_prob")}}
-            cfg["hidden_dropout_prob"] = cfg["attention_probs_dropout_prob"] = export_dropout
+            keys = fam.dropout_keys
+            info = {**info, "pretraining_dropout": {k: cfg.get(k) for k in keys}}
+            cfg.update(dict.fromkeys(keys, export_dropout))
         _write_json(cfg_path, cfg)
         _write_json(tmp / "pretrain.json", info)
         (tmp / "README.md").write_text(model_card(info), encoding="utf-8")
@@ -378,16 +392,45 @@ def export_checkpoint(trainer: Trainer, out_dir: Path, info: dict[str, Any], exp
         raise
 
 
+def drop_pretraining_only_weights(ckpt: Path, keep_seq_relationship: bool = True) -> list[str]:
+    """Remove the plug-in objectives' heads (``objective_heads.*``) and, unless kept, the unused
+    2-way sentence head (``cls.seq_relationship.*``, untrained when the sentence objective was
+    ``sso``) from a saved checkpoint, so it has BERT's layout. Returns the removed keys."""
+    from safetensors.torch import load_file, save_file
+
+    from kgbert.models.modeling_pretraining import HEADS_PREFIX
+
+    def dropped(k: str) -> bool:
+        return k.startswith(HEADS_PREFIX) or (not keep_seq_relationship and k.startswith("cls.seq_relationship."))
+
+    removed: list[str] = []
+    index = ckpt / "model.safetensors.index.json"
+    files = sorted(ckpt.glob("*.safetensors"))
+    for f in files:
+        tensors = load_file(str(f))
+        gone = [k for k in tensors if dropped(k)]
+        if gone:
+            save_file({k: v for k, v in tensors.items() if not dropped(k)}, str(f), metadata={"format": "pt"})
+            removed += gone
+    if removed and index.is_file():
+        with open(index, encoding="utf-8") as fh:
+            idx = json.load(fh)
+        idx["weight_map"] = {k: v for k, v in idx["weight_map"].items() if not dropped(k)}
+        _write_json(index, idx)
+    return removed
+
+
 def model_card(info: dict[str, Any]) -> str:
     """``best/README.md``: what the checkpoint is, how it was made, how it scores."""
+    from kgbert.pretraining.families import get_family
+
     r = info["recipe"]
     mc = r["model"]
+    family = r.get("family", "bert")
     lines = [
-        f"# {info['name']}: a small Chinese BERT pretrained with kgbert",
+        f"# {info['name']}: a small Chinese {family.upper()} pretrained with kgbert",
         "",
-        f"Standard post-LN BERT ({mc['num_hidden_layers']} layers, hidden {mc['hidden_size']}, {mc['num_attention_heads']} heads, "
-        f"FFN {mc['intermediate_size']}, vocabulary {mc['vocab_size']}); loads with `AutoModelForMaskedLM.from_pretrained` and as "
-        "`model.backbone=` of every kgbert fine-tuning config.",
+        get_family(family).describe(mc),
         "",
         "| | |",
         "|---|---|",
@@ -474,9 +517,15 @@ def run_pretraining(config: PretrainConfig, *, callbacks: Sequence[TrainerCallba
     resume_from = _resume_point(config, run_dir / "checkpoints")
 
     m = config.masking
+    from kgbert.objectives import plugin_objectives
+
+    objective_options: dict[str, Any] = {}
+    for plugin in plugin_objectives(list(config.model.objectives)):
+        objective_options.update(plugin.collator_options(m))  # e.g. sbo: span boundaries; wso: shuffled trigrams
     collator = build_collator(
         m.strategy, tokenizer, mlm_probability=m.mlm_probability, mask_replace=m.mask_replace,
-        random_replace=m.random_replace, static=m.static, duplicates=m.duplicates, seed=config.seed, **m.options,
+        random_replace=m.random_replace, static=m.static, duplicates=m.duplicates, seed=config.seed,
+        **{**m.options, **objective_options},
     )
     # held-out accuracy always uses BERT token masking, whatever the training strategy: runs with
     # mlm, wwm and ernie are scored on the same positions of the same text
@@ -484,6 +533,10 @@ def run_pretraining(config: PretrainConfig, *, callbacks: Sequence[TrainerCallba
         "mlm", tokenizer, mlm_probability=m.mlm_probability, mask_replace=m.mask_replace,
         random_replace=m.random_replace, static=False, seed=config.seed + EVAL_SEED_OFFSET,
     )
+    from kgbert.pretraining.families import get_family
+
+    family = get_family(config.model.family)
+    collator, eval_collator = family.collators(config, tokenizer, collator, eval_collator)  # xlnet: permutation LM
     eval_sets = {}
     for s in sources:
         if s.holdout > 0:
@@ -499,7 +552,7 @@ def run_pretraining(config: PretrainConfig, *, callbacks: Sequence[TrainerCallba
     else:
         train_data = PairedCorpus(sources, tokenizer, config.data.max_length, seed=config.seed,
                                   shuffle_buffer=config.data.shuffle_buffer, annotated=annotated, objective=objective)
-    model = build_pretraining_model(config, tokenizer)
+    model = family.build(config, tokenizer)
     baseline = unigram_baseline(counts, tokenizer, eval_sets)
     if is_main:
         _write_json(run_dir / "heldout.json", {
@@ -534,8 +587,7 @@ def run_pretraining(config: PretrainConfig, *, callbacks: Sequence[TrainerCallba
                    "grad_accum": config.training.grad_accum, "lr": config.training.lr, "max_steps": config.training.max_steps,
                    "warmup_steps": config.training.warmup_steps, "lr_scheduler": config.training.lr_scheduler,
                    "time_budget_s": config.training.time_budget_s,
-                   "model": {k: getattr(model.config, k) for k in ("vocab_size", "hidden_size", "num_hidden_layers",
-                                                                   "num_attention_heads", "intermediate_size")}},
+                   "model": family.summary(model)},
         "global_step": trainer.state.global_step,
         "tokens_seen": int(getattr(trainer.state, "num_input_tokens_seen", 0) or 0),
         "resumed_from": resume_from,
@@ -546,8 +598,11 @@ def run_pretraining(config: PretrainConfig, *, callbacks: Sequence[TrainerCallba
         "wall_seconds_this_run": time.time() - t0,
         "init_from": config.model.init_from,
     }
+    if family.name != "bert":  # bert runs keep their pretrain.json as before families existed
+        info["recipe"]["family"] = family.name
+        info["recipe"]["family_options"] = dict(config.model.family_options)
     info["cumulative"] = _cumulative(config, run_dir, info["tokens_seen"])
     if is_main:
-        export_checkpoint(trainer, run_dir / "best", info, config.model.export_dropout)
+        export_checkpoint(trainer, run_dir / "best", info, config.model.export_dropout, family.name)
         _write_json(run_dir / "metrics.json", info)
     return info

@@ -152,5 +152,7 @@ def prepare_backbone(cfg: ModelConfig, train_examples: Sequence[Example], run_di
     vocab = build_char_vocab(
         vocab_texts(train_examples, cfg.vocab_sources), min_count=cfg.vocab_min_count, max_size=cfg.vocab_max_size
     )
-    make_random_checkpoint(out, vocab=vocab, seed=seed, **cfg.backbone_config)
+    from kgbert.registry import get_encoder
+
+    make_random_checkpoint(out, vocab=vocab, seed=seed, family=get_encoder(cfg.encoder).backbone, **cfg.backbone_config)
     return out

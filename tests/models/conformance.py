@@ -63,8 +63,12 @@ class EncoderConformance:
 
     @pytest.fixture(scope="class")
     @classmethod
-    def ckpt(cls, tmp_path_factory):
-        return make_random_checkpoint(tmp_path_factory.mktemp("conf") / "ck", texts=TEXTS + [FRUIT_SPO], seed=1, **TINY)
+    def ckpt(cls, tmp_path_factory, encoder):
+        """A random masked-LM checkpoint of the encoder's backbone family (BERT, ALBERT)."""
+        family = get_encoder(encoder).backbone
+        extra = {"embedding_size": 16} if family == "albert" else {}  # factorised: E != H
+        return make_random_checkpoint(tmp_path_factory.mktemp("conf") / "ck", texts=TEXTS + [FRUIT_SPO], seed=1,
+                                      family=family, **TINY, **extra)
 
     @pytest.fixture(scope="class")
     @classmethod
@@ -166,6 +170,8 @@ class EncoderConformance:
 
     @pytest.mark.parametrize("task", ["sequence", "token"])
     def test_eager_and_sdpa_agree(self, encoder, ckpt, kg, task):
+        if not get_encoder(encoder).model_class_for_task(task)._supports_sdpa:
+            pytest.skip(f"encoder {encoder!r}'s backbone has no SDPA attention (transformers: eager only)")
         _, _, batch = self.batch(encoder, ckpt, kg, task, labels=False)
         with torch.no_grad():
             eager = self.model(encoder, ckpt, task, "eager")(**batch).logits
@@ -191,6 +197,9 @@ class EncoderConformance:
         """Exactly BERT without the encoder's inputs, or (``bert_without_inputs=False`` declared in
         its registry entry) a clear ValueError instead of a silent different function."""
         model = self.model(encoder, ckpt, task)
+        if get_encoder(encoder).backbone != "bert":
+            self.check_backbone_without_inputs(encoder, model, ckpt, kg, task)
+            return
         if not get_encoder(encoder).bert_without_inputs:
             _, _, batch = self.batch(encoder, ckpt, kg, task, labels=False)
             plain = {k: batch[k] for k in ("input_ids", "attention_mask", "token_type_ids")}
@@ -204,6 +213,32 @@ class EncoderConformance:
         plain = {k: batch[k] for k in ("input_ids", "attention_mask", "token_type_ids")}
         with torch.no_grad():
             assert torch.equal(model(**plain).logits, bert(**plain).logits)
+
+    def check_backbone_without_inputs(self, encoder, model, ckpt, kg, task):
+        """An encoder on another backbone family (ALBERT): given BERT's inputs, its encode step is
+        exactly transformers' base model of that family with the checkpoint's weights (``AutoModel``)."""
+        from transformers import AutoModel
+
+        ref = AutoModel.from_pretrained(ckpt, attn_implementation="eager", local_files_only=True).eval()
+        assert type(ref).__name__.lower().startswith(get_encoder(encoder).backbone)
+        backbone = getattr(model, model.base_model_prefix)
+        ref_pooler = getattr(ref, "pooler", None)  # ALBERT's; XLNet's base model has none (ours is new)
+        if ref_pooler is not None and backbone.pooler is not None:  # a masked-LM checkpoint has no pooler weights
+            ref_pooler.load_state_dict(backbone.pooler.state_dict())
+        _, _, batch = self.batch(encoder, ckpt, kg, task, labels=False)
+        plain = {k: batch[k] for k in ("input_ids", "attention_mask", "token_type_ids")}
+        with torch.no_grad():
+            ours, theirs = model.encode(**plain), ref(**plain)
+            assert torch.equal(ours.last_hidden_state, theirs.last_hidden_state)
+            if task == "sequence":
+                pooled = theirs.pooler_output if ref_pooler is not None else backbone.pooler(theirs.last_hidden_state[:, 0])
+                assert torch.equal(ours.pooler_output, pooled)
+                assert torch.equal(model(**plain).logits, model.head(pooled).logits)
+            else:
+                assert torch.equal(model(**plain).logits, model.head(theirs.last_hidden_state).logits)
+        with pytest.raises(ValueError, match="cannot use the BERT checkpoint"):  # a BERT checkpoint is refused
+            bert_ckpt = make_random_checkpoint(ckpt.parent / "bert_ck", texts=TEXTS, seed=1, **TINY)
+            build_model(encoder, task, 3, backbone=bert_ckpt)
 
     # ------------------------------------------------------------------ the "mlm" head (pretraining)
     def mlm_model(self, encoder, ckpt, attn="eager"):

@@ -126,7 +126,7 @@ def test_ernie_units_from_the_spacy_pipeline(tmp_path):
 
 @pytest.mark.slow
 def test_second_strategy_reuses_the_annotation(tmp_path):
-    """ernie builds the spaCy annotation once; wwm with the same annotator reads it, no rebuild."""
+    """ernie builds the (fast pipeline's) annotation once; wwm with the same annotator reads it, no rebuild."""
     from kgbert.pretraining.run import prepare_annotations
     from tests.pretraining.helpers import tiny_config
 
@@ -135,9 +135,32 @@ def test_second_strategy_reuses_the_annotation(tmp_path):
     prepare_annotations(ernie)
     built = {p: p.stat().st_mtime_ns for p in cache.glob("*/data.arrow")}
     assert len(built) == 2
-    wwm = tiny_config(tmp_path / "a", **{"masking.strategy": "wwm", "masking.annotator": "spacy_pipeline",
+    wwm = tiny_config(tmp_path / "a", **{"masking.strategy": "wwm", "masking.annotator": "fast_pipeline",
                                          "data.cache_dir": str(cache)})
     annotated = prepare_annotations(wwm)
     assert {p: p.stat().st_mtime_ns for p in cache.glob("*/data.arrow")} == built
     lines, spans = next(iter(annotated["paras"].iter_split("train")))
     assert len(spans["words"]) == len(lines) and spans["words"][0]
+
+
+def test_fast_pipeline_cache_equals_spacy_pipeline_and_workers_do_not_change_it(tmp_path):
+    """fast_pipeline writes the spans spacy_pipeline writes, under its own cache key; building with
+    two processes writes the same rows in the same order."""
+    from datasets import Dataset
+
+    from kgbert.pretraining.annotate import FastPipelineAnnotator, SpacyAnnotator
+
+    p1, _ = write_corpus(tmp_path / "c", n_docs=30)
+    src = CorpusSource(path=str(p1))
+    fast, spacy_ann = FastPipelineAnnotator(), SpacyAnnotator()
+    assert cache_key(src, fast) != cache_key(src, spacy_ann)
+    assert cache_key(src, FastPipelineAnnotator(components=["entities"])) != cache_key(src, fast)
+
+    def rows(d):
+        return Dataset.from_file(str(d / "data.arrow")).to_list()
+
+    one = rows(build_cache(src, fast, tmp_path / "one", progress=False))
+    two = rows(build_cache(src, fast, tmp_path / "two", progress=False, workers=2))
+    ref = rows(build_cache(src, spacy_ann, tmp_path / "ref", progress=False))
+    assert one == two == ref
+    assert sum(len(x) for r in one for x in r["phrases"]) > 0 and sum(len(x) for r in one for x in r["entities"]) > 0

@@ -185,7 +185,7 @@ def test_mask_units_is_pure(tok):
 def test_unknown_strategy_and_options(tok):
     assert set(COLLATORS) >= {"mlm", "wwm", "ernie"}
     with pytest.raises(ValueError, match="unknown masking strategy"):
-        build_collator("span", tok)
+        build_collator("bogus", tok)
     with pytest.raises(ValueError, match="unknown option"):
         build_collator("mlm", tok, levels={})
 
@@ -227,3 +227,49 @@ def test_ernie_stages_follow_training_progress(tok):
         lab = col([{**f, "key": k}])["labels"][0]
         chosen = (lab[1:4] != IGNORE_INDEX).tolist()
         assert all(chosen) or not any(chosen)
+
+
+@pytest.mark.parametrize("strategy", ["mlm", "wwm", "ernie"])
+def test_a_sequence_is_masked_the_same_alone_or_in_any_batch(tok, strategy):
+    """The batch is masked at once (mask_batch), yet each row depends only on its own ids, units
+    and generator: the same masks alone, in a batch of other lengths, or beside odd unit ids."""
+    col = build_collator(strategy, tok, seed=9, mlm_probability=0.3)
+    rng = np.random.default_rng(4)
+    feats = []
+    for k, f in enumerate(_features(12, 60, seed=3, vary=True)):
+        n = len(f["input_ids"])
+        wid = [-1, *_random_segmentation(rng, n - 2), -1]
+        if k == 5:  # unit ids out of order and non-contiguous in one row
+            wid = [-1, *rng.permutation([i // 3 for i in range(n - 2)]).tolist(), -1]
+        feats.append({**f, "word_ids": wid, "phrase_ids": wid, "entity_ids": wid})
+    batch = col(feats)
+    for i, f in enumerate(feats):
+        alone = col([f])
+        n = len(f["input_ids"])
+        assert torch.equal(batch["input_ids"][i, :n], alone["input_ids"][0])
+        assert torch.equal(batch["labels"][i, :n], alone["labels"][0])
+
+
+def test_mask_batch_rows_follow_the_budget_rule():
+    """BERT's rule per row: units in random order, taken while they fit, later smaller ones still
+    fill the budget; a row of only big units takes none beyond what fits."""
+    from kgbert.data.collators import DRAWS_PER_TOKEN, mask_batch
+
+    L = 22
+    ids = np.tile(np.arange(10, 10 + L), (3, 1))
+    maskable = np.ones((3, L), dtype=bool)
+    maskable[:, 0] = maskable[:, -1] = False  # 20 maskable: budget round(0.5 * 20) = 10
+    units = np.full((3, L), -1)
+    units[0, 1:21] = np.repeat(np.arange(5), 4)  # five 4-token units: two fit (8 tokens)
+    units[1, 1:21] = np.r_[np.repeat(np.arange(3), 6), [3, 4]]  # three 6-token units + two singles
+    units[2, 1:21] = np.arange(20)  # single tokens: exactly the budget
+    for seed in range(50):
+        draws = np.random.default_rng(seed).random((3, DRAWS_PER_TOKEN * L))
+        _, lab = mask_batch(ids, maskable, units, draws, mlm_probability=0.5, mask_id=4, random_ids=np.arange(5, 9))
+        chosen = lab != IGNORE_INDEX
+        assert chosen[0].sum() == 8 and chosen[2].sum() == 10
+        # whatever the order: the first 6-token unit fits (room >= 8), the others never do, both singles fit
+        assert chosen[1].sum() == 8 and chosen[1, 19:21].all() and not chosen[:, [0, -1]].any()
+        for row in range(3):
+            for u in units_from_ids(units[row]):
+                assert chosen[row, u].all() or not chosen[row, u].any()
