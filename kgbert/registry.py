@@ -6,7 +6,8 @@ transformers' Auto mappings name their classes, so this module imports nothing o
 - ``config``: the config class (a subclass of its backbone family's config, ``BertConfig`` by
   default, with its own ``model_type``),
 - ``heads``: head kind -> model class (``"sequence"``, ``"token"``, optionally ``"mlm"``: the
-  masked-LM pretraining head, registered with ``AutoModelForMaskedLM``). The
+  masked-LM pretraining head, registered with ``AutoModelForMaskedLM``, and ``"entity_typing"``:
+  the type(s) of a marked entity, registered with ``kgbert``'s ``AutoModelForEntityTyping``). The
   head kind of each fine-tuning task is :data:`kgbert.constants.TASK_HEADS`; the Auto class each
   head kind registers with is :data:`HEAD_AUTO_CLASSES`,
 - ``featurizer``: the featuriser class (a :class:`kgbert.data.featurize.Featurizer` subclass),
@@ -46,6 +47,7 @@ HEAD_AUTO_CLASSES: dict[str, str] = {
     "sequence": "transformers:AutoModelForSequenceClassification",
     "token": "transformers:AutoModelForTokenClassification",
     "mlm": "transformers:AutoModelForMaskedLM",
+    "entity_typing": "kgbert.models.auto_entity_typing:AutoModelForEntityTyping",
 }
 """Head kind -> the transformers Auto class its model classes are registered with."""
 
@@ -230,6 +232,7 @@ BUILTIN_ENCODERS: tuple[EncoderSpec, ...] = (
         heads={
             "sequence": "kgbert.models.modeling_ernie_thu:ErnieThuForSequenceClassification",
             "token": "kgbert.models.modeling_ernie_thu:ErnieThuForTokenClassification",
+            "entity_typing": "kgbert.models.modeling_ernie_thu:ErnieThuForEntityTyping",
         },
         featurizer="kgbert.data.ernie_thu:ErnieThuFeaturizer",
         annotators=("kg_entities",),

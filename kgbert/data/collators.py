@@ -480,6 +480,47 @@ class ErnieCollator(MaskingCollator):
         return np.asarray(feature[field_name], dtype=np.int64)
 
 
+class EntityCollator:
+    """ERNIE-THU's dEA data on top of any masking collator (``base``): the tokens are masked by
+    ``base`` (MLM labels as usual); the features' ``entity_kg_ids`` (per token the KG id on a
+    mention's first token, -1 elsewhere; from the ``kg_links`` annotation) become the model's
+    ``entity_ids`` (id + 1, 0 = none; ids without a vector, ``>= num_entities``, are dropped),
+    corrupted by ``objective`` (:class:`kgbert.objectives.dea.DenoisingEntityAutoEncoder`) with a
+    generator seeded from ``seed`` and the features' stream keys (a resumed run draws the same
+    corruption), plus ``entity_labels`` (the original ids + 1 at the aligned positions). ``corrupt=False`` (held-out
+    sets): true entity inputs, every aligned position still a target."""
+
+    def __init__(self, base: MaskingCollator, objective: Any, *, num_entities: int, seed: int = 0,
+                 corrupt: bool = True) -> None:
+        self.base = base
+        self.objective = objective
+        self.num_entities = int(num_entities)
+        self.seed = seed
+        self.corrupt = corrupt
+
+    def __getattr__(self, name: str) -> Any:  # set_progress etc. of the base strategy
+        if name == "base":
+            raise AttributeError(name)
+        return getattr(self.base, name)
+
+    def __call__(self, features: list[dict]) -> dict[str, torch.Tensor]:
+        batch = self.base(features)
+        B, L = batch["input_ids"].shape
+        kg = np.zeros((B, L), dtype=np.int64)
+        for i, f in enumerate(features):
+            if "entity_kg_ids" not in f:
+                raise ValueError("dEA needs entity_kg_ids in every feature (a corpus annotated by kg_links)")
+            ids = np.asarray(f["entity_kg_ids"], dtype=np.int64)
+            kg[i, : len(ids)] = np.where((ids >= 0) & (ids < self.num_entities), ids + 1, 0)
+        keys = [int(f.get("key", i)) for i, f in enumerate(features)]
+        seed = int(np.random.default_rng([self.seed, 3, *keys]).integers(0, 2**62))
+        gen = torch.Generator().manual_seed(seed)
+        out = self.objective.corrupt(torch.from_numpy(kg), gen, corrupt=self.corrupt)
+        out.pop("entity_corruption")
+        batch.update(out)
+        return batch
+
+
 def span_length_probs(p: float = 0.2, max_span: int = 10) -> np.ndarray:
     """SpanBERT's span lengths 1..max_span: geometric(p), clipped (renormalised) at max_span;
     mean about 3.8 for p = 0.2, max_span = 10."""
@@ -634,6 +675,6 @@ def build_collator(strategy: str, tokenizer: Any, **kwargs: Any) -> MaskingColla
     return cls(tokenizer, **kwargs)
 
 
-__all__ = ["COLLATORS", "DRAWS_PER_TOKEN", "IGNORE_INDEX", "SEQUENCE_LABEL_KEYS", "ErnieCollator", "MaskingCollator", "Span",
-           "SpanMaskingCollator", "WholeWordMaskCollator", "build_collator", "mask_batch", "mask_tokens_fast", "mask_unit_ids", "mask_units", "replace_chosen",
-           "sample_spans", "shuffle_ngrams", "span_length_probs", "units_from_ids"]
+__all__ = ["COLLATORS", "DRAWS_PER_TOKEN", "IGNORE_INDEX", "SEQUENCE_LABEL_KEYS", "EntityCollator", "ErnieCollator", "MaskingCollator",
+           "Span", "SpanMaskingCollator", "WholeWordMaskCollator", "build_collator", "mask_batch", "mask_tokens_fast", "mask_unit_ids",
+           "mask_units", "replace_chosen", "sample_spans", "shuffle_ngrams", "span_length_probs", "units_from_ids"]

@@ -26,6 +26,12 @@ Formats (``data.format`` in a run config):
   ``tail`` that does not overlap it are wrapped in entity markers (R-BERT style, default ``$``
   around the head and ``#`` around the tail: ``"$东方航空$AH股...与#上航#合并"``); the marked
   sentence is ``text_a``, the spans (in the unmarked sentence) are in ``meta``.
+- ``typing_tsv``: entity typing (ERNIE's OpenEntity/FIGER task): ``mention<TAB>types<TAB>sentence``
+  a line, ``types`` separated by ``|`` (one or several). The first occurrence of ``mention`` is
+  wrapped in markers (default ``$``); ``text_a`` is the marked sentence, ``label`` the types as
+  given (``|``-joined), ``meta`` holds ``types`` (a list), ``span`` (in the unmarked sentence) and
+  ``sentence``. Read as task ``sequence``; :func:`typing_targets` makes the multi-hot labels of
+  the ``entity_typing`` head.
 """
 from __future__ import annotations
 
@@ -37,7 +43,7 @@ from typing import Iterable, Iterator, Sequence
 from kgbert.data.example import Example
 from kgbert.metrics import bmes_to_bio
 
-FORMATS = ("tsv", "jsonl", "ner_tsv", "conll", "cluener", "spans_jsonl", "csv", "relation_tsv")
+FORMATS = ("tsv", "jsonl", "ner_tsv", "conll", "cluener", "spans_jsonl", "csv", "relation_tsv", "typing_tsv")
 TOKEN_FORMATS = ("ner_tsv", "conll", "cluener", "spans_jsonl")
 
 
@@ -218,6 +224,10 @@ def read_examples(path: str | os.PathLike, fmt: str, task: str, **options) -> li
         it = read_csv(path, task=task, **options)
     elif fmt == "relation_tsv":
         it = read_relation_tsv(path, **options)
+    elif fmt == "typing_tsv":
+        if task != "sequence":
+            raise ValueError(f"format 'typing_tsv' is read as task 'sequence', not {task!r}")
+        it = read_typing_tsv(path, **options)
     else:
         raise ValueError(f"unknown data format {fmt!r}; expected one of {FORMATS}")
     out = list(it)
@@ -447,6 +457,51 @@ def mark_pair(sentence: str, head: tuple[int, int], tail: tuple[int, int], marke
         last = pos
     out.append(sentence[last:])
     return "".join(out)
+
+
+def read_typing_tsv(path: str | os.PathLike, *, markers: Sequence[str] = ("$", "$")) -> Iterator[Example]:
+    """Entity-typing TSV: ``mention<TAB>type1|type2...<TAB>sentence`` (see module notes)."""
+    if len(markers) != 2 or not all(isinstance(m, str) and m for m in markers):
+        raise ValueError(f"markers must be 2 non-empty strings (open, close), got {markers!r}")
+    n = 0
+    for lineno, line in _lines(path):
+        if not line.strip():
+            continue
+        src = f"{path}:{lineno}"
+        fields = line.split("\t")
+        if len(fields) != 3:
+            raise DataError(f"{src}: expected 3 tab-separated fields mention, types, sentence; found {len(fields)}")
+        mention, types_field, sentence = (f.strip() for f in fields)
+        for name, value in (("mention", mention), ("types", types_field), ("sentence", sentence)):
+            _check_text(value, src, name)
+        types = [t.strip() for t in types_field.split("|")]
+        if any(not t for t in types):
+            raise DataError(f"{src}: empty type in {types_field!r}")
+        start = sentence.find(mention)
+        if start < 0:
+            raise DataError(f"{src}: mention {mention!r} is not found in the sentence")
+        end = start + len(mention)
+        n += 1
+        yield Example(text_a=sentence[:start] + markers[0] + mention + markers[1] + sentence[end:], label="|".join(types),
+                      source=src, meta={"types": types, "span": [start, end], "sentence": sentence})
+    if n == 0:
+        raise DataError(f"{path}: empty file")
+
+
+def typing_targets(examples: Sequence[Example], type_list: Sequence[str] | None = None) -> tuple[list[str], list[list[float]]]:
+    """(the type list: given, or every type seen, sorted; one multi-hot row per example) for the
+    ``entity_typing`` head. A type not in a given list is a :class:`DataError` naming the example."""
+    types = list(type_list) if type_list is not None else sorted({t for ex in examples for t in ex.meta.get("types", [])})
+    index = {t: i for i, t in enumerate(types)}
+    rows = []
+    for ex in examples:
+        row = [0.0] * len(types)
+        for t in ex.meta.get("types", []):
+            if t not in index:
+                raise DataError(f"{ex.source}: type {t!r} is not in the type list")
+            row[index[t]] = 1.0
+        rows.append(row)
+    return types, rows
 
 
 def read_relation_tsv(path: str | os.PathLike, *, markers: Sequence[str] = DEFAULT_MARKERS) -> Iterator[Example]:

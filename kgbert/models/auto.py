@@ -96,7 +96,9 @@ def build_model(
         _check_backbone_family(spec, backbone)
     options = {k: v for k, v in encoder_options.items() if k in spec.model_options}
     base = _backbone_config_dict(backbone, backbone_config, spec.backbone_config_class)
-    config = spec.config_class(**base, num_labels=num_labels, **options)
+    # the encoder's options win over what the checkpoint's config says (an ERNIE-THU checkpoint records
+    # entity_embeddings itself; a run config may name it again)
+    config = spec.config_class(**{**base, **options}, num_labels=num_labels)
     if backbone is None:
         return model_cls(config)
     attn = config._attn_implementation

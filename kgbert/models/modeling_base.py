@@ -13,7 +13,7 @@ changes only what it changes, the way transformers' ``modular_ernie.py`` subclas
   is the encoder's input contract: :attr:`encoder_input_names` is derived from it.
 
 The head classes (:class:`EncoderForSequenceClassification`, :class:`EncoderForTokenClassification`,
-:class:`EncoderForMaskedLM`) are mixed in per encoder, after the encoder's own base so that its ``config_class`` and
+:class:`EncoderForMaskedLM`, :class:`EncoderForEntityTyping`) are mixed in per encoder, after the encoder's own base so that its ``config_class`` and
 ``encode`` win (``class KBertForTokenClassification(KBertPreTrainedModel,
 EncoderForTokenClassification)``); their ``forward`` passes ``output_hidden_states``/``output_attentions``
 through and returns them, and computes a loss only when ``labels`` are given.
@@ -32,7 +32,7 @@ from transformers.modeling_outputs import (
 )
 from transformers.models.bert.modeling_bert import BertModel, BertOnlyMLMHead, BertPreTrainedModel
 
-from kgbert.models.heads import SequenceClassificationHead, TokenClassificationHead
+from kgbert.models.heads import EntityTypingHead, SequenceClassificationHead, TokenClassificationHead
 from kgbert.objectives.mlm import MaskedLM
 
 BERT_INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids", "position_ids")
@@ -113,11 +113,13 @@ class KgEncoderPreTrainedModel(BertPreTrainedModel):
 class EncoderForSequenceClassification(KgEncoderPreTrainedModel):
     """Encoder + pooled-[CLS] classifier, for single sentences and sentence pairs."""
 
+    head_class: Any = SequenceClassificationHead
+
     def __init__(self, config: Any) -> None:
         super().__init__(config)
         self.num_labels = config.num_labels
         setattr(self, self.base_model_prefix, self.build_backbone(config, add_pooling_layer=True))
-        self.head = SequenceClassificationHead(config)
+        self.head = self.head_class(config)
         self.post_init()
 
     def forward(
@@ -138,6 +140,13 @@ class EncoderForSequenceClassification(KgEncoderPreTrainedModel):
         res = self.head(out.pooler_output, labels)  # logits (B, C)
         res.hidden_states, res.attentions = out.hidden_states, out.attentions
         return res
+
+
+class EncoderForEntityTyping(EncoderForSequenceClassification):
+    """Encoder + entity-typing head (head kind ``"entity_typing"``): the pooled ``[CLS]`` vector of
+    a text whose mention is marked, one or several types (:class:`~kgbert.models.heads.EntityTypingHead`)."""
+
+    head_class = EntityTypingHead
 
 
 class EncoderForTokenClassification(KgEncoderPreTrainedModel):
@@ -224,6 +233,7 @@ class EncoderForMaskedLM(KgEncoderPreTrainedModel):
 
 __all__ = [
     "BERT_INPUT_NAMES",
+    "EncoderForEntityTyping",
     "KgEncoderPreTrainedModel",
     "EncoderForMaskedLM",
     "EncoderForSequenceClassification",

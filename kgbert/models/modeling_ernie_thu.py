@@ -37,17 +37,20 @@ and never receives a gradient (a buffer, not a parameter).
 """
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, cast
 
 import numpy as np
 import torch
 from torch import nn
 from transformers import initialization as init
 from transformers.modeling_outputs import BaseModelOutputWithPoolingAndCrossAttentions
+from transformers.utils import ModelOutput
 from transformers.models.bert.modeling_bert import BertModel
 
 from kgbert.models.configuration_ernie_thu import ErnieThuConfig
 from kgbert.models.modeling_base import (
+    EncoderForEntityTyping,
     EncoderForSequenceClassification,
     EncoderForTokenClassification,
     KgEncoderPreTrainedModel,
@@ -203,6 +206,111 @@ def _export_table(config: ErnieThuConfig) -> torch.Tensor:
     return torch.from_numpy(np.array(emb.entity, dtype=np.float32))
 
 
+class EntityPredictionHead(nn.Module):
+    """dEA's transform: hidden (H) -> entity space (De): dense, BERT's activation, LayerNorm; the
+    logits are its dot products with the candidates' (frozen) table vectors (the reference's
+    ``BertEntPredictionHead``)."""
+
+    def __init__(self, config: ErnieThuConfig) -> None:
+        super().__init__()
+        from transformers.activations import ACT2FN
+
+        self.dense = nn.Linear(config.hidden_size, int(config.entity_dim))
+        act = config.hidden_act
+        self.act = ACT2FN[act] if isinstance(act, str) else act
+        self.LayerNorm = nn.LayerNorm(int(config.entity_dim), eps=config.layer_norm_eps)
+
+    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+        return self.LayerNorm(self.act(self.dense(hidden)))
+
+
+@dataclass
+class ErnieThuPreTrainingOutput(ModelOutput):
+    """``loss`` = MLM + dEA (+ NSP/SOP); ``logits``: MLM logits at the labelled positions (N, V)
+    with labels (else (B, L, V)); ``entity_logits`` (M, C) at the aligned positions over the batch's
+    candidates and ``entity_targets`` (M,) into them; the parts of the loss; hidden states and
+    attentions when asked."""
+
+    loss: torch.Tensor | None = None
+    logits: torch.Tensor | None = None
+    entity_logits: torch.Tensor | None = None
+    entity_targets: torch.Tensor | None = None
+    seq_relationship_logits: torch.Tensor | None = None
+    mlm_loss: torch.Tensor | None = None
+    dea_loss: torch.Tensor | None = None
+    hidden_states: tuple[torch.Tensor, ...] | None = None
+    attentions: tuple[torch.Tensor, ...] | None = None
+
+
+class ErnieThuForPreTraining(ErnieThuPreTrainedModel):
+    """ERNIE-THU pretraining (``python -m kgbert.pretrain`` with objectives ``[mlm, dea]``,
+    optionally ``nsp``): BERT's pretraining heads (``cls.predictions``, ``cls.seq_relationship``;
+    the names of ``BertForPreTraining``, so a BERT checkpoint's MLM head loads) and the dEA head
+    (``entity_predictions``). The MLM projection is computed only at the labelled positions.
+    Inputs beyond BERT's: ``entity_ids`` (corrupted entity input), ``entity_labels`` (B, L) the
+    original entity ids + 1 at the aligned positions (-100 elsewhere); the candidates are the
+    distinct entities of ``entity_labels`` (the batch's), scored against their ``entity_table`` rows."""
+
+    _tied_weights_keys = {
+        "cls.predictions.decoder.weight": "bert.embeddings.word_embeddings.weight",
+        "cls.predictions.decoder.bias": "cls.predictions.bias",
+    }
+
+    def __init__(self, config: ErnieThuConfig) -> None:
+        super().__init__(config)
+        from transformers.models.bert.modeling_bert import BertPreTrainingHeads
+
+        self.bert = self.build_backbone(config, add_pooling_layer=True)
+        self.cls = BertPreTrainingHeads(config)
+        self.entity_predictions = EntityPredictionHead(config)
+        self.post_init()
+
+    def get_output_embeddings(self) -> nn.Module:
+        return self.cls.predictions.decoder
+
+    def set_output_embeddings(self, new_embeddings: nn.Linear) -> None:
+        self.cls.predictions.decoder = new_embeddings
+        self.cls.predictions.bias = new_embeddings.bias
+
+    def forward(
+        self,
+        input_ids: torch.Tensor | None = None,  # (B, L)
+        attention_mask: torch.Tensor | None = None,  # (B, L)
+        token_type_ids: torch.Tensor | None = None,  # (B, L)
+        position_ids: torch.Tensor | None = None,  # (B, L)
+        labels: torch.Tensor | None = None,  # (B, L) MLM targets, -100 elsewhere
+        entity_ids: torch.Tensor | None = None,  # (B, L) 0 = none, k + 1 = entity k (corrupted input)
+        entity_labels: torch.Tensor | None = None,  # (B, L) original entity ids + 1, -100 elsewhere
+        next_sentence_label: torch.Tensor | None = None,  # (B,)
+        output_attentions: bool | None = None,
+        output_hidden_states: bool | None = None,
+    ) -> ErnieThuPreTrainingOutput:
+        from kgbert.objectives.dea import DenoisingEntityAutoEncoder
+        from kgbert.objectives.mlm import MaskedLM
+        from kgbert.objectives.sentence import sentence_loss
+
+        out = self.encode(input_ids, attention_mask, token_type_ids, position_ids, output_attentions=output_attentions,
+                          output_hidden_states=output_hidden_states, entity_ids=entity_ids)
+        seq = cast(torch.Tensor, out.last_hidden_state)  # (B, L, H)
+        res = ErnieThuPreTrainingOutput(hidden_states=out.hidden_states, attentions=out.attentions)
+        parts: list[torch.Tensor] = []
+        if labels is None:
+            res.logits = self.cls.predictions(seq)  # (B, L, V)
+        else:
+            res.logits, res.mlm_loss = MaskedLM.logits_and_loss(self.cls.predictions, seq, labels)
+            parts.append(res.mlm_loss)
+        if entity_labels is not None:
+            res.entity_logits, res.entity_targets, res.dea_loss = DenoisingEntityAutoEncoder.logits_and_loss(
+                self.entity_predictions, seq, entity_labels, self.entity_table)
+            parts.append(res.dea_loss)
+        if next_sentence_label is not None:
+            res.seq_relationship_logits = self.cls.seq_relationship(out.pooler_output)  # (B, 2)
+            parts.append(sentence_loss(res.seq_relationship_logits, next_sentence_label))
+        if parts:
+            res.loss = torch.stack(parts).sum()
+        return res
+
+
 class ErnieThuForSequenceClassification(ErnieThuPreTrainedModel, EncoderForSequenceClassification):
     """ERNIE-THU + pooled-[CLS] classifier, for single sentences and sentence pairs."""
 
@@ -211,8 +319,17 @@ class ErnieThuForTokenClassification(ErnieThuPreTrainedModel, EncoderForTokenCla
     """ERNIE-THU + per-position classifier (NER)."""
 
 
+class ErnieThuForEntityTyping(ErnieThuPreTrainedModel, EncoderForEntityTyping):
+    """ERNIE-THU + entity typing (the paper's OpenEntity/FIGER task): the marked mention's type(s)
+    from the pooled ``[CLS]`` vector; multi-label (BCE) or single-label (CE)."""
+
+
 __all__ = [
     "EntityFusion",
+    "EntityPredictionHead",
+    "ErnieThuForEntityTyping",
+    "ErnieThuForPreTraining",
+    "ErnieThuPreTrainingOutput",
     "EntitySelfAttention",
     "ErnieThuForSequenceClassification",
     "ErnieThuForTokenClassification",

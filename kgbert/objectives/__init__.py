@@ -5,10 +5,13 @@
 sentence pairs and the model to :class:`~kgbert.models.modeling_pretraining.BertForSparsePreTraining`.
 Plug-in objectives (:class:`~kgbert.objectives.plugin.PluginObjective`: ``sbo`` (SpanBERT's span
 boundary objective), ``wso`` (StructBERT's word structural objective), ``sso``) add their loss and
-head to the sparse pretraining models and ask the collator for what they read.
+head to the sparse pretraining models and ask the collator for what they read. ``dea`` (ERNIE-THU's
+denoising entity auto-encoder) is trained by the ``ernie_thu`` family
+(:class:`~kgbert.models.modeling_ernie_thu.ErnieThuForPreTraining`) on a corpus with KG links.
 """
 from __future__ import annotations
 
+from kgbert.objectives.dea import DenoisingEntityAutoEncoder
 from kgbert.objectives.mlm import MaskedLM
 from kgbert.objectives.nsp import NextSentencePrediction
 from kgbert.objectives.plugin import HeadContext, PluginObjective
@@ -25,6 +28,7 @@ OBJECTIVES: dict[str, type] = {
     "sbo": SpanBoundaryObjective,
     "wso": WordStructuralObjective,
     "sso": SentenceStructuralObjective,
+    "dea": DenoisingEntityAutoEncoder,
 }
 
 
@@ -56,6 +60,11 @@ def check_objectives(objectives: list[str], strategy: str) -> str | None:
     return None
 
 
-__all__ = ["OBJECTIVES", "HeadContext", "MaskedLM", "NextSentencePrediction", "PluginObjective", "SentenceObjective",
+def entity_objective(objectives: list[str], **options: float) -> DenoisingEntityAutoEncoder | None:
+    """The entity objective (``dea``) when ``objectives`` names it, else None."""
+    return DenoisingEntityAutoEncoder(**options) if "dea" in objectives else None
+
+
+__all__ = ["OBJECTIVES", "DenoisingEntityAutoEncoder", "HeadContext", "MaskedLM", "NextSentencePrediction", "PluginObjective", "SentenceObjective",
            "SentenceOrderPrediction", "SentenceStructuralObjective", "SpanBoundaryObjective", "WordStructuralObjective",
-           "check_objectives", "plugin_objectives", "sentence_objective"]
+           "check_objectives", "entity_objective", "plugin_objectives", "sentence_objective"]

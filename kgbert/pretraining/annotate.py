@@ -33,10 +33,12 @@ from tqdm.auto import tqdm
 
 from kgbert.pretraining.config import CorpusSource
 from kgbert.pretraining.corpus import Document, is_heldout, iter_documents
+from kgbert.pretraining.kg_links import KgLinkAnnotator, kg_id_units
 
 CACHE_VERSION = 1
 SPAN_FIELDS = ("words", "entities", "phrases")
-UNIT_FIELD = {"words": "word_ids", "entities": "entity_ids", "phrases": "phrase_ids"}
+UNIT_FIELD = {"words": "word_ids", "entities": "entity_ids", "phrases": "phrase_ids", "kg_ids": "entity_kg_ids"}
+ID_FIELDS = frozenset({"entity_kg_ids"})  # per-token values are KG ids, not unit indices: never renumbered
 
 
 class JiebaWordAnnotator:
@@ -139,7 +141,8 @@ class FastPipelineAnnotator:
 
 
 FAST_PIPELINE_VERSION = 1
-ANNOTATORS = {"jieba_words": JiebaWordAnnotator, "spacy_pipeline": SpacyAnnotator, "fast_pipeline": FastPipelineAnnotator}
+ANNOTATORS = {"jieba_words": JiebaWordAnnotator, "spacy_pipeline": SpacyAnnotator, "fast_pipeline": FastPipelineAnnotator,
+               "kg_links": KgLinkAnnotator}
 
 
 def build_annotator(name: str, **options: Any):
@@ -329,9 +332,12 @@ def units_for_lines(tokenizer: Any, lines: Sequence[str], spans: dict[str, list[
     enc = tokenizer(list(lines), add_special_tokens=False, return_offsets_mapping=True)
     units = []
     for j, offs in enumerate(enc["offset_mapping"]):
-        units.append({UNIT_FIELD[f]: align_units(offs, spans[f][j], f == "words") for f in spans})
+        u = {UNIT_FIELD[f]: align_units(offs, spans[f][j], f == "words") for f in spans if f != "kg_ids"}
+        if "kg_ids" in spans:  # kg_links: the mention's KG id on its first token
+            u[UNIT_FIELD["kg_ids"]] = kg_id_units(offs, spans["entities"][j], spans["kg_ids"][j])
+        units.append(u)
     return enc["input_ids"], units
 
 
-__all__ = ["ANNOTATORS", "AnnotatedSource", "CACHE_VERSION", "FastPipelineAnnotator", "JiebaWordAnnotator", "SpacyAnnotator",
-           "align_units", "annotate_documents", "build_annotator", "build_cache", "cache_key", "units_for_lines"]
+__all__ = ["ANNOTATORS", "AnnotatedSource", "CACHE_VERSION", "FastPipelineAnnotator", "ID_FIELDS", "JiebaWordAnnotator", "KgLinkAnnotator",
+           "SpacyAnnotator", "align_units", "annotate_documents", "build_annotator", "build_cache", "cache_key", "units_for_lines"]

@@ -17,6 +17,7 @@ import numpy as np
 from torch.utils.data import IterableDataset
 
 from kgbert.pretraining.config import CorpusSource
+from kgbert.pretraining.annotate import ID_FIELDS as _ID_FIELDS  # per-token KG ids: never renumbered
 from kgbert.pretraining.corpus import iter_split, source_size
 
 
@@ -52,6 +53,9 @@ class Packer:
             self.pending_boundary = False
         self.ids.extend(ids)
         for f in self.fields:
+            if f in _ID_FIELDS:  # KG ids: kept as they are
+                self.units[f].extend(units[f])
+                continue
             local = np.asarray(units[f], dtype=np.int64)
             shifted = np.where(local >= 0, local + self.offset[f], -1)
             self.offset[f] += int(local.max()) + 1 if len(local) and local.max() >= 0 else 0
@@ -199,6 +203,9 @@ def _flatten(segment: list[tuple[list[int], Any]], fields: Sequence[str]) -> tup
     for line_ids, line_units in segment:
         ids.extend(line_ids)
         for f in fields:
+            if f in _ID_FIELDS:
+                units[f].extend(line_units[f])
+                continue
             local = np.asarray(line_units[f], dtype=np.int64)
             units[f].extend(np.where(local >= 0, local + offset[f], -1).tolist())
             if len(local) and local.max() >= 0:
@@ -278,6 +285,6 @@ class PairedCorpus(PackedCorpus):
             "pass": p,
         }
         for f in fields:
-            shift = max(ua[f], default=-1) + 1
+            shift = 0 if f in _ID_FIELDS else max(ua[f], default=-1) + 1
             out[f] = [-1, *ua[f], -1, *[u + shift if u >= 0 else -1 for u in ub[f]], -1]
         return out

@@ -51,6 +51,13 @@ class PretrainFamily:
         if unknown:
             raise ConfigError(f"model.family_options: unknown {sorted(unknown)} for family {self.name!r}; "
                               f"known: {sorted(self.options)} (in {where})")
+        from kgbert.objectives import OBJECTIVES
+
+        need = {o: getattr(OBJECTIVES.get(o), "requires_family", None) for o in config.model.objectives}
+        owned = [o for o, fam in need.items() if fam not in (None, self.name)]
+        if owned:  # dea: trained by the ernie_thu family only
+            raise ConfigError(f"model.objectives: {owned} need(s) model.family {need[owned[0]]!r}, "
+                              f"found {self.name!r} (in {where})")
         if self.objectives is not None:
             bad = [o for o in config.model.objectives if o not in self.objectives]
             if bad:
@@ -233,8 +240,95 @@ class XLNetFamily(PretrainFamily):
                 "fine-tuning configs with `model.encoder: xlnet`.")
 
 
+class ErnieThuFamily(PretrainFamily):
+    """ERNIE-THU (Zhang et al., ACL 2019): BERT + a frozen KG entity table fused into the last layers,
+    MLM + the denoising entity auto-encoder (``dea``; + ``nsp``/``sop``). ``model.config`` takes
+    :class:`~kgbert.models.configuration_ernie_thu.ErnieThuConfig` values (``entity_embeddings``: the
+    KG-embedding export; ``num_aggregator_layers``...); ``model.init_from`` a BERT checkpoint (its
+    text layers and MLM head load, the entity parts start fresh) or an ERNIE-THU one. The corpus
+    needs KG links (``masking.annotator: kg_links``). ``best/`` is an ``ernie_thu`` checkpoint,
+    the ``model.backbone`` of ``ernie_thu`` fine-tuning. Options: ``dea_replace`` (0.05),
+    ``dea_mask`` (0.15): shares of the aligned entity inputs replaced by another candidate / dropped."""
+
+    name = "ernie_thu"
+    config_class = "kgbert.models.configuration_ernie_thu:ErnieThuConfig"
+    mlm_model = "kgbert.models.modeling_ernie_thu:ErnieThuForPreTraining"
+    pretraining_model = "kgbert.models.modeling_ernie_thu:ErnieThuForPreTraining"
+    architectures = {"mlm": "ErnieThuForPreTraining", "pretraining": "ErnieThuForPreTraining"}
+    options = {"dea_replace": 0.05, "dea_mask": 0.15}
+    objectives = ("mlm", "dea", "nsp", "sop")
+    summary_keys = ("num_aggregator_layers", "entity_dim", "num_entities")
+
+    def validate(self, config: PretrainConfig, where: str) -> None:
+        super().validate(config, where)
+        if "dea" in config.model.objectives:
+            if config.masking.annotator != "kg_links":
+                raise ConfigError(f"model.objectives dea needs KG links in the corpus: masking.annotator: kg_links "
+                                  f"(with annotator_options.kg), found {config.masking.annotator!r} (in {where})")
+            if not config.model.config.get("entity_embeddings") and not config.model.init_from:
+                raise ConfigError(f"model.objectives dea needs model.config.entity_embeddings (a KG-embedding export) (in {where})")
+
+    def config_values(self, config: PretrainConfig) -> dict[str, Any]:
+        return {}
+
+    def num_entities(self, config: PretrainConfig) -> int:
+        """Rows of the entity table: the export's entities, or the ``init_from`` ERNIE-THU checkpoint's."""
+        export = config.model.config.get("entity_embeddings")
+        if export:
+            from knowledge.embed import load_embeddings
+
+            return int(load_embeddings(str(export)).num_entities)
+        import json
+
+        with open(os.path.join(str(config.model.init_from), "config.json"), encoding="utf-8") as fh:
+            return int(json.load(fh).get("num_entities") or 0)
+
+    def build(self, config: PretrainConfig, tokenizer: Any) -> torch.nn.Module:
+        from transformers import BertConfig, set_seed
+
+        from kgbert.models.configuration_ernie_thu import ErnieThuConfig
+        from kgbert.models.loading import load_backbone
+        from kgbert.models.modeling_ernie_thu import ErnieThuForPreTraining
+
+        overrides = dict(config.model.config)
+        if config.model.init_from:
+            path = config.model.init_from
+            if not os.path.isfile(os.path.join(path, "config.json")):
+                raise ConfigError(f"model.init_from: {path!r} is not a checkpoint directory (no config.json)")
+            base = BertConfig.from_pretrained(path, local_files_only=True).to_dict()
+            for key in ("model_type", "architectures", "transformers_version", "_name_or_path"):
+                base.pop(key, None)
+            cfg = ErnieThuConfig(**{**base, **overrides})
+            if cfg.vocab_size != len(tokenizer):
+                raise ConfigError(f"model.init_from: vocab_size {cfg.vocab_size} != tokenizer size {len(tokenizer)} in {path}")
+            return load_backbone(ErnieThuForPreTraining, path, config=cfg, local_files_only=True)
+        cfg = ErnieThuConfig(vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id, **{**self.defaults, **overrides})
+        set_seed(config.seed)
+        return ErnieThuForPreTraining(cfg)
+
+    def collators(self, config: PretrainConfig, tokenizer: Any, train: Any, heldout: Any) -> tuple[Any, Any]:
+        """dEA on top of the masking strategy (:class:`kgbert.data.collators.EntityCollator`); held
+        out: every entity input dropped, so entity accuracy says whether the text alone finds the
+        linked entity among the batch's candidates (with inputs kept it would be a copy task)."""
+        if "dea" not in config.model.objectives:
+            return train, heldout
+        from kgbert.data.collators import EntityCollator
+        from kgbert.objectives.dea import DenoisingEntityAutoEncoder
+
+        n = self.num_entities(config)
+        dea = DenoisingEntityAutoEncoder(replace=self.option(config, "dea_replace"), mask=self.option(config, "dea_mask"))
+        return (EntityCollator(train, dea, num_entities=n, seed=config.seed),
+                EntityCollator(heldout, DenoisingEntityAutoEncoder(replace=0.0, mask=1.0), num_entities=n, seed=config.seed))
+
+    def describe(self, mc: dict[str, Any]) -> str:
+        return (f"ERNIE-THU (Zhang et al. 2019; {mc['num_hidden_layers']} layers, the last {mc.get('num_aggregator_layers')} "
+                f"fusing a frozen table of {mc.get('num_entities')} x {mc.get('entity_dim')} KG entity vectors; hidden "
+                f"{mc['hidden_size']}, vocabulary {mc['vocab_size']}); loads with `ErnieThuForPreTraining.from_pretrained` "
+                "and as `model.backbone=` of `ernie_thu` fine-tuning.")
+
+
 FAMILIES: dict[str, type[PretrainFamily]] = {"bert": PretrainFamily, "albert": AlbertFamily, "electra": ElectraFamily,
-                                              "xlnet": XLNetFamily}
+                                              "xlnet": XLNetFamily, "ernie_thu": ErnieThuFamily}
 """``model.family`` -> its class (a new family is one more entry)."""
 
 

@@ -91,10 +91,13 @@ class EvalSet:
 
 @torch.no_grad()
 def masked_accuracy(model: torch.nn.Module, batches: Sequence[dict], device: torch.device | str = "cpu") -> dict[str, float]:
-    """Loss and accuracy of the masked-token predictions over pre-masked batches."""
+    """Loss and accuracy of the masked-token predictions over pre-masked batches (with dEA
+    batches also ``entity_accuracy``: the aligned positions whose entity is ranked first among
+    the batch's candidates)."""
     was_training = model.training
     model.eval()
     loss_sum, correct, n = 0.0, 0, 0
+    ent_correct, ent_n = 0, 0
     for b in batches:
         b = {k: v.to(device) for k, v in b.items()}
         out = model(**b)
@@ -103,9 +106,15 @@ def masked_accuracy(model: torch.nn.Module, batches: Sequence[dict], device: tor
         loss_sum += torch.nn.functional.cross_entropy(logits.float(), target, reduction="sum").item()
         correct += (logits.argmax(-1) == target).sum().item()
         n += target.numel()
+        if getattr(out, "entity_logits", None) is not None:
+            ent_correct += (out.entity_logits.argmax(-1) == out.entity_targets).sum().item()
+            ent_n += out.entity_targets.numel()
     if was_training:
         model.train()
-    return {"loss": loss_sum / max(n, 1), "accuracy": correct / max(n, 1), "n_predictions": n}
+    res = {"loss": loss_sum / max(n, 1), "accuracy": correct / max(n, 1), "n_predictions": n}
+    if ent_n:
+        res["entity_accuracy"] = ent_correct / ent_n
+    return res
 
 
 class TimeBudget:
@@ -198,6 +207,8 @@ class PretrainTrainer(Trainer):
             r = masked_accuracy(self.model, es.batches, self.args.device)
             metrics[f"{metric_key_prefix}_{name}_accuracy"] = r["accuracy"]
             metrics[f"{metric_key_prefix}_{name}_loss"] = r["loss"]
+            if "entity_accuracy" in r:
+                metrics[f"{metric_key_prefix}_{name}_entity_accuracy"] = r["entity_accuracy"]
             total["loss"] += r["loss"] * r["n_predictions"]
             total["correct"] += r["accuracy"] * r["n_predictions"]
             total["n"] += r["n_predictions"]
@@ -308,6 +319,8 @@ def objective_label_names(objectives: Sequence[str]) -> list[str]:
     if sentence is not None:
         names.append(sentence.label_key)
     names += [k for o in plugin_objectives(list(objectives)) for k in o.input_keys if k not in names]
+    if "dea" in objectives:
+        names.append("entity_labels")
     return names
 
 

@@ -57,8 +57,9 @@ def test_sop_swaps_consecutive_segments(tmp_path):
 
 
 def test_registry():
-    assert {"mlm", "nsp", "sop"} <= set(OBJECTIVES)
+    assert {"mlm", "nsp", "sop", "dea"} <= set(OBJECTIVES)
     assert sentence_objective(["mlm"]) is None
+    assert sentence_objective(["mlm", "dea"]) is None
     assert isinstance(sentence_objective(["mlm", "sop"]), SentenceOrderPrediction)
 
 
