@@ -463,17 +463,7 @@ def read_typing_tsv(path: str | os.PathLike, *, markers: Sequence[str] = ("$", "
     """Entity-typing TSV: ``mention<TAB>type1|type2...<TAB>sentence`` (see module notes)."""
     if len(markers) != 2 or not all(isinstance(m, str) and m for m in markers):
         raise ValueError(f"markers must be 2 non-empty strings (open, close), got {markers!r}")
-    n = 0
-    for lineno, line in _lines(path):
-        if not line.strip():
-            continue
-        src = f"{path}:{lineno}"
-        fields = line.split("\t")
-        if len(fields) != 3:
-            raise DataError(f"{src}: expected 3 tab-separated fields mention, types, sentence; found {len(fields)}")
-        mention, types_field, sentence = (f.strip() for f in fields)
-        for name, value in (("mention", mention), ("types", types_field), ("sentence", sentence)):
-            _check_text(value, src, name)
+    for src, (mention, types_field, sentence) in _tsv_fields(path, ("mention", "types", "sentence")):
         types = [t.strip() for t in types_field.split("|")]
         if any(not t for t in types):
             raise DataError(f"{src}: empty type in {types_field!r}")
@@ -481,9 +471,26 @@ def read_typing_tsv(path: str | os.PathLike, *, markers: Sequence[str] = ("$", "
         if start < 0:
             raise DataError(f"{src}: mention {mention!r} is not found in the sentence")
         end = start + len(mention)
-        n += 1
         yield Example(text_a=sentence[:start] + markers[0] + mention + markers[1] + sentence[end:], label="|".join(types),
                       source=src, meta={"types": types, "span": [start, end], "sentence": sentence})
+
+
+def _tsv_fields(path: str | os.PathLike, names: Sequence[str]) -> Iterator[tuple[str, list[str]]]:
+    """(``file:line``, stripped fields) of every non-blank line of a TSV file with exactly the
+    fields ``names``, each non-empty; an empty file is a :class:`DataError`."""
+    n = 0
+    for lineno, line in _lines(path):
+        if not line.strip():
+            continue
+        src = f"{path}:{lineno}"
+        fields = line.split("\t")
+        if len(fields) != len(names):
+            raise DataError(f"{src}: expected {len(names)} tab-separated fields {', '.join(names)}; found {len(fields)}")
+        values = [f.strip() for f in fields]
+        for name, value in zip(names, values):
+            _check_text(value, src, name)
+        n += 1
+        yield src, values
     if n == 0:
         raise DataError(f"{path}: empty file")
 
@@ -508,23 +515,10 @@ def read_relation_tsv(path: str | os.PathLike, *, markers: Sequence[str] = DEFAU
     """FinRE-style relation TSV: ``head<TAB>tail<TAB>relation<TAB>sentence`` (see module notes)."""
     if len(markers) != 4 or not all(isinstance(m, str) and m for m in markers):
         raise ValueError(f"markers must be 4 non-empty strings (head open/close, tail open/close), got {markers!r}")
-    n = 0
-    for lineno, line in _lines(path):
-        if not line.strip():
-            continue
-        src = f"{path}:{lineno}"
-        fields = line.split("\t")
-        if len(fields) != 4:
-            raise DataError(f"{src}: expected 4 tab-separated fields head, tail, relation, sentence; found {len(fields)}")
-        head, tail, rel, sentence = (f.strip() for f in fields)
-        for name, value in (("head", head), ("tail", tail), ("relation", rel), ("sentence", sentence)):
-            _check_text(value, src, name)
+    for src, (head, tail, rel, sentence) in _tsv_fields(path, ("head", "tail", "relation", "sentence")):
         found = locate_pair(sentence, head, tail)
         if found is None:
             raise DataError(f"{src}: head {head!r} and tail {tail!r} are not both found (without overlap) in the sentence")
         hs, ts = found
-        n += 1
         yield Example(text_a=mark_pair(sentence, hs, ts, markers), label=rel, source=src,
                       meta={"head": list(hs), "tail": list(ts), "sentence": sentence})
-    if n == 0:
-        raise DataError(f"{path}: empty file")
