@@ -520,7 +520,10 @@ def _cumulative(config: PretrainConfig, run_dir: Path, tokens: int) -> dict[str,
     prev = {"tokens": 0, "wall_seconds": 0.0}
     if config.model.init_from and (Path(config.model.init_from) / "pretrain.json").is_file():
         with open(Path(config.model.init_from) / "pretrain.json", encoding="utf-8") as fh:
-            prev = json.load(fh).get("cumulative", prev)
+            info = json.load(fh)
+        # a checkpoint written before "cumulative" was recorded (e.g. the shipped backbone): its own run's figures
+        prev = info.get("cumulative") or {"tokens": info.get("tokens_seen", 0),
+                                           "wall_seconds": info.get("wall_seconds_this_run", 0.0)}
     started = time.time()
     if (run_dir / "started.json").is_file():
         with open(run_dir / "started.json", encoding="utf-8") as fh:

@@ -276,3 +276,23 @@ def test_run_with_given_vocab_and_short_sequences(tmp_path):
     run_pretraining(cfg)
     assert (cfg.run_dir / "best" / "vocab.txt").read_text(encoding="utf-8").split() == vocab + ["[extra]"]
     assert _losses(cfg.run_dir)
+
+
+def test_cumulative_counts_a_continued_checkpoint_without_cumulative_record(tmp_path):
+    """A run continued from a checkpoint whose pretrain.json predates the "cumulative" record (the
+    shipped backbone) adds that checkpoint's own tokens and wall time."""
+    import json
+    from types import SimpleNamespace
+
+    from kgbert.pretraining.run import _cumulative
+
+    init = tmp_path / "init"
+    init.mkdir()
+    (init / "pretrain.json").write_text(json.dumps({"tokens_seen": 1000, "wall_seconds_this_run": 50.0}))
+    config = SimpleNamespace(model=SimpleNamespace(init_from=str(init)))
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    got = _cumulative(config, run_dir, 24)
+    assert got["tokens"] == 1024 and got["wall_seconds"] >= 50.0
+    (init / "pretrain.json").write_text(json.dumps({"tokens_seen": 1000, "cumulative": {"tokens": 5000, "wall_seconds": 9.0}}))
+    assert _cumulative(config, run_dir, 24)["tokens"] == 5024
