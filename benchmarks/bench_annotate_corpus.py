@@ -34,22 +34,9 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("KGBERT_SHARED_DATA", REPO.parent / "shared" / "data"))
+from benchmarks.bench_annotators import REPO, SHARED, load_sentences
+
 OUT = REPO / "benchmarks" / "results" / "annotate_corpus" / "annotate_corpus.json"
-
-
-def load_lines(n: int) -> list[str]:
-    path = SHARED / "corpus_cluecorpussmall" / "CLUECorpusSmall_bert_sampled.txt"
-    out: list[str] = []
-    with open(path, encoding="utf-8") as fh:
-        for line in fh:
-            line = line.strip()
-            if line:
-                out.append(line)
-            if len(out) >= n:
-                break
-    return out
 
 
 def _cpu() -> float:
@@ -119,7 +106,7 @@ def main(argv: list[str] | None = None) -> None:
                     help="KG store for the pipelines: none (the zh_small_ernie config), K-BERT's Medical KG, or both")
     ap.add_argument("--out", default=str(OUT))
     args = ap.parse_args(argv)
-    lines = load_lines(args.n)
+    lines = load_sentences(args.n)
     load = os.getloadavg()
     rows: list[dict] = []
     with tempfile.TemporaryDirectory() as tmp:
