@@ -36,7 +36,7 @@ import argparse
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -168,6 +168,46 @@ def plan(mlm_steps: int = 256, vocab: int | None = None, members: dict[str, tupl
     return list(rows.values())
 
 
+COUNTED = ("mlm", "albert", "electra", "xlnet")
+"""Members whose model the flop-counter check builds (one per family; their MLM-only step)."""
+
+
+def counted_flops(member: str, batch_size: int = 2, extra: Sequence[str] = ()) -> float:
+    """FLOPs of one forward + backward of ``member``'s model on a synthetic ``max_length`` batch,
+    counted by ``torch.utils.flop_counter`` (matrix products and attention: what the estimate
+    models), per sequence. A check of :func:`sequence_flops`; sentence objectives are left out
+    (``model.objectives=[mlm]``: their pooler is under 0.1 % of a step)."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from kgbert.checkpoints import make_tokenizer
+    from kgbert.pretraining.config import load_pretrain_config
+    from kgbert.pretraining.families import get_family
+
+    recipe, overrides = MEMBERS[member]
+    cfg = load_pretrain_config(REPO / "configs" / "pretrain" / f"{recipe}.yaml",
+                               [*overrides, "model.objectives=[mlm]", "masking.strategy=mlm", *extra])
+    vocab = (REPO / VOCAB / "vocab.txt").read_text(encoding="utf-8").splitlines()
+    tok = make_tokenizer(vocab)
+    torch.manual_seed(0)
+    model = get_family(cfg.model.family).build(cfg, tok)
+    model.train()
+    L = cfg.data.max_length
+    ids = torch.randint(len(tok) // 2, len(tok), (batch_size, L))
+    if cfg.model.family == "xlnet":
+        from kgbert.data.permutation import PermutationCollator
+
+        batch = dict(PermutationCollator(tok, seed=0)([{"input_ids": row.tolist(), "key": i} for i, row in enumerate(ids)]))
+    else:
+        labels = torch.full_like(ids, -100)
+        chosen = torch.rand(ids.shape) < cfg.masking.mlm_probability
+        labels[chosen] = ids[chosen]
+        batch = {"input_ids": ids, "attention_mask": torch.ones_like(ids), "labels": labels}
+    with FlopCounterMode(display=False) as counter:
+        model(**batch).loss.backward()
+    return counter.get_total_flops() / batch_size
+
+
 def pretrain_overrides(row: dict[str, Any], warmup_share: float = 0.2) -> list[str]:
     """The ``kgbert.pretrain`` overrides of one planned member: its equal-FLOPs steps, warmup the same
     share of them for every member, one checkpoint at the end, held-out evaluation at half and end."""
@@ -182,6 +222,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--mlm-steps", type=int, default=256)
     ap.add_argument("--vocab", type=int, default=None)
     ap.add_argument("--json", type=Path, default=None, help="write the rows here")
+    ap.add_argument("--count", action="store_true", help="also count one step's FLOPs with torch's flop counter (a check)")
     ap.add_argument("--member", default=None, help="print this member's recipe path and kgbert.pretrain overrides, one a line")
     args = ap.parse_args(argv)
     rows = plan(args.mlm_steps, args.vocab)
@@ -195,6 +236,14 @@ def main(argv: list[str] | None = None) -> None:
     for r in rows:
         print(f"| {r['member']} | {r['recipe']} | {r['flops_vs_mlm_per_token']:.2f}x | {r['sequences_per_step']} | {r['steps']} "
               f"| {r['tokens']:,} | {r['flops']:.3g} |")
+    if args.count:
+        print("\n| member | estimated FLOPs / sequence | counted (torch flop counter) | estimate / counted |\n|---|---:|---:|---:|")
+        for r in rows:
+            if r["member"] not in COUNTED:
+                continue
+            c = counted_flops(r["member"])
+            r["counted_flops_per_sequence"] = c
+            print(f"| {r['member']} | {r['flops_per_sequence']:.3g} | {c:.3g} | {r['flops_per_sequence'] / c:.2f} |")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
