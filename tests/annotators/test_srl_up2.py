@@ -204,3 +204,28 @@ def test_real_up2_chinese_gsd_reads_and_round_trips(tmp_path):
     write_up2(sents, tmp_path / "dev.conllu")
     assert (tmp_path / "dev.conllu").read_bytes() == path.read_bytes()
     assert sniff_up_layout(path) == "up2"
+
+
+def _fake_run(root, name, dev_f1s, test_f1):
+    """A run directory's metrics.json as train writes it (no model: the bench reads only metrics here)."""
+    prf = {"precision": test_f1, "recall": test_f1, "f1": test_f1, "correct": 1, "predicted": 1, "gold": 1}
+    rows = [{"dev_epoch": float(k + 1), "step": k + 1, "dev_arguments_gold_predicates_f1": f} for k, f in enumerate(dev_f1s)]
+    best = max(rows, key=lambda r: r["dev_arguments_gold_predicates_f1"])
+    metrics = {"lr": 1e-3, "epochs": len(dev_f1s), "seed": 13, "train_seconds": 1.0, "dev_per_epoch": rows, "selected_epoch": best,
+               "test_sentences": 1, "test_predicates": 1, "arguments_gold_predicates": prf, "arguments_gold_predicates_argmax": prf,
+               "arguments_end_to_end": prf, "arguments_gold_predicates_per_role": {"A0": prf},
+               "predicate_identification": {"model": prf, "gold_pos_verbs": prf, "jieba_verbs": prf}}
+    (root / name).mkdir()
+    (root / name / "metrics.json").write_text(json.dumps(metrics), encoding="utf-8")
+    return root / name
+
+
+def test_bench_srl_up2_selects_the_run_on_dev_not_on_test(tmp_path, capsys):
+    from benchmarks.bench_srl_up2 import main as bench
+
+    good_on_dev = _fake_run(tmp_path, "a", [0.2, 0.4], test_f1=0.3)
+    good_on_test = _fake_run(tmp_path, "b", [0.1, 0.3], test_f1=0.5)
+    assert bench([str(good_on_test), str(good_on_dev), "--json", str(tmp_path / "up2.json")]) == 0
+    out = json.loads((tmp_path / "up2.json").read_text(encoding="utf-8"))
+    assert out["selected_run"] == str(good_on_dev)
+    assert "| a **(selected on dev)** |" in capsys.readouterr().out
