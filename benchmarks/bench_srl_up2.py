@@ -45,7 +45,7 @@ def load_run(run_dir: Path) -> dict:
         text = timing.read_text()
         cpu = sum(float(line.split(":")[1]) for line in text.splitlines() if line.strip().startswith(("User time", "System time")))
     return {"run": str(run_dir), "name": run_dir.name, "lr": m["lr"], "epochs": m["epochs"], "seed": m["seed"], "train_seconds": m["train_seconds"],
-            "cpu_seconds": cpu, "dev_per_epoch": m["dev_per_epoch"], "selected_epoch": m["selected_epoch"], "metrics": m}
+            "cpu_seconds": None if cpu is None else round(cpu, 1), "dev_per_epoch": m["dev_per_epoch"], "selected_epoch": m["selected_epoch"], "metrics": m}
 
 
 def comparison_rows() -> list[dict]:
