@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # TransE benchmark runs for the README: FB15k-237, WN18RR (public splits) and the Medical KG store.
 #   bash benchmarks/run_kge.sh fb15k237|wn18rr|medical [OUT_ROOT]
-# One core, low priority (the machine is shared); each run is capped by max_minutes in its config.
+# One core (OMP_NUM_THREADS=1), low priority (the machine is shared); each run's training is capped by
+# max_cpu_minutes (process CPU time) and max_minutes (wall clock) in its config.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${KGBERT_SHARED_DATA:-../shared/data}
 OUT=${2:-runs/kge}
 PY=${PY:-python}
-run() { OMP_NUM_THREADS=1 nice -n 15 "$PY" -m knowledge.embed "$@" --force; }
+run() { OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 nice -n "${NICE:-10}" "$PY" -m knowledge.embed "$@" --force; }
 case "$1" in
   fb15k237|wn18rr)
     d="$DATA/$1"
