@@ -32,6 +32,7 @@ import torch
 from tqdm import tqdm
 
 from annotators.srl import SrlTagger
+from annotators.srl.conll import sniff_up_layout
 from annotators.srl.train import evaluate, load_split
 
 
@@ -91,7 +92,10 @@ def bench_run(run_dir: Path, test_file: str | None, timing_sentences: int) -> di
     """Evaluate one saved run; returns its row of numbers."""
     saved = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
     tagger = SrlTagger.from_pretrained(run_dir)
-    test = load_split(test_file or saved["test_file"], saved.get("format", "up"))
+    fmt = saved.get("format", "up")
+    if test_file and fmt in ("up", "up2"):
+        fmt = sniff_up_layout(test_file)  # a UP 1.0 test file for a UP 2.0 tagger, or the reverse
+    test = load_split(test_file or saved["test_file"], fmt)
     metrics = evaluate(tagger, test)
     metrics.pop("_frames")
     sample = [s.words for s in test[:timing_sentences]]

@@ -9,7 +9,7 @@ See ``docs/srl.md``. Train with ``python -m annotators.srl.train``.
 from transformers import AutoConfig, AutoModel, AutoModelForTokenClassification
 
 from annotators.srl.configuration_srl import SrlBertConfig
-from annotators.srl.conll import read_conll2012, read_up, write_conll2012, write_up
+from annotators.srl.conll import read_conll2012, read_up, read_up2, sniff_up_layout, write_conll2012, write_up, write_up2
 from annotators.srl.data import (
     SrlArg,
     SrlFormatError,
@@ -47,10 +47,13 @@ __all__ = [
     "join_words",
     "read_conll2012",
     "read_up",
+    "read_up2",
+    "sniff_up_layout",
     "sentence_to_annotation",
     "tags_to_spans",
     "to_simplified",
     "viterbi_decode",
     "write_conll2012",
     "write_up",
+    "write_up2",
 ]

@@ -329,3 +329,178 @@ def write_conll2012(sentences: Iterable[SrlSentence], path: str | os.PathLike, *
             yield "#end document"
 
     _atomic_write_lines(path, lines())
+
+
+# =========================================================================== UP 2.0
+#: The merged 8-column layout of ``../shared/data/srl_up2_chinese_gsd``.
+UP2_COLUMNS = ("id", "form", "upos", "head", "deprel", "up_pred", "up_argheads", "up_argspans")
+#: The 13-column ``.conllup`` layout that UP 2.0's ``merge_ud_up.py`` writes (10 UD columns + 3).
+UP2_CONLLUP_COLUMNS = ("id", "form", "lemma", "upos", "xpos", "feats", "head", "deprel", "deps", "misc", "up_pred", "up_argheads", "up_argspans")
+_UP2_LAYOUTS = {len(UP2_COLUMNS): UP2_COLUMNS, len(UP2_CONLLUP_COLUMNS): UP2_CONLLUP_COLUMNS}
+_UP2_ARG = re.compile(r"^([^:|\s]+):([0-9]+)$")
+_UP2_SPAN = re.compile(r"^([^:|\s]+):([0-9]+)-([0-9]+)$")
+
+
+def _up2_items(path: Path, lineno: int, value: str, pattern: re.Pattern, column: str) -> list[re.Match]:
+    items = []
+    for item in value.split("|"):
+        m = pattern.match(item)
+        if m is None:
+            form = "ROLE:id" if column == "UP:ARGHEADS" else "ROLE:start-end"
+            raise SrlFormatError(f"{path}:{lineno}: {column} item {item!r} is not {form} ({form}|{form}... or _)")
+        items.append(m)
+    return items
+
+
+def _parse_up2_sentence(path: Path, comments: list[tuple[int, str]], rows: list[tuple[int, str]]) -> SrlSentence:
+    first = rows[0][0]
+    width = len(rows[0][1].split("\t"))
+    if width not in _UP2_LAYOUTS:
+        raise SrlFormatError(
+            f"{path}:{first}: {width} tab-separated columns; UP 2.0 has 8 (ID FORM UPOS HEAD DEPREL UP:PRED "
+            "UP:ARGHEADS UP:ARGSPANS) or 13 (the 10 CoNLL-U columns + UP:PRED UP:ARGHEADS UP:ARGSPANS)"
+        )
+    names = _UP2_LAYOUTS[width]
+    col = {name: k for k, name in enumerate(names)}
+    cells: list[list[str]] = []
+    for lineno, line in rows:
+        c = line.split("\t")
+        if len(c) != width:
+            raise SrlFormatError(f"{path}:{lineno}: {len(c)} columns, but the sentence's first line (line {first}) has {width}")
+        if not c[0].isdigit():
+            raise SrlFormatError(f"{path}:{lineno}: ID {c[0]!r} is not a word number (multi-word tokens and empty nodes are not supported)")
+        if int(c[0]) != len(cells) + 1:
+            raise SrlFormatError(f"{path}:{lineno}: ID {c[0]} out of sequence (expected {len(cells) + 1})")
+        if not c[1]:
+            raise SrlFormatError(f"{path}:{lineno}: empty FORM")
+        cells.append(c)
+    n = len(cells)
+    frames = []
+    for (lineno, _), c in zip(rows, cells):
+        sense, heads, spans = c[col["up_pred"]], c[col["up_argheads"]], c[col["up_argspans"]]
+        if sense == "_":
+            if heads != "_" or spans != "_":
+                raise SrlFormatError(f"{path}:{lineno}: arguments (UP:ARGHEADS/UP:ARGSPANS) on a word that is not a predicate (UP:PRED is _)")
+            continue
+        if (heads == "_") != (spans == "_"):
+            raise SrlFormatError(f"{path}:{lineno}: UP:ARGHEADS is {heads!r} but UP:ARGSPANS is {spans!r}: both or neither must be _")
+        head_items = [] if heads == "_" else _up2_items(path, lineno, heads, _UP2_ARG, "UP:ARGHEADS")
+        span_items = [] if spans == "_" else _up2_items(path, lineno, spans, _UP2_SPAN, "UP:ARGSPANS")
+        if [m.group(1) for m in head_items] != [m.group(1) for m in span_items]:
+            raise SrlFormatError(f"{path}:{lineno}: UP:ARGHEADS and UP:ARGSPANS name different roles ({heads!r} vs {spans!r})")
+        seen: set[int] = set()
+        args = []
+        for m in head_items:
+            h = int(m.group(2))
+            if not 1 <= h <= n:
+                raise SrlFormatError(f"{path}:{lineno}: argument {m.group(0)!r}: word {h} is outside the sentence ({n} words)")
+            if h in seen:
+                raise SrlFormatError(f"{path}:{lineno}: word {h} heads two arguments of this predicate")
+            seen.add(h)
+            args.append(SrlArg(m.group(1), h - 1, h))
+        for m in span_items:
+            s, e = int(m.group(2)), int(m.group(3))
+            if not 1 <= s <= e <= n:
+                raise SrlFormatError(f"{path}:{lineno}: argument span {m.group(0)!r} is not within 1..{n} with start <= end")
+        p = int(c[0]) - 1
+        frames.append(SrlFrame(predicate=(p, p + 1), args=tuple(args), sense=sense, lemma=c[col["lemma"]] if "lemma" in col else None))
+    kept = [name for name in names if name not in ("id", "form", "upos", "lemma")]
+    return SrlSentence(
+        words=[c[1] for c in cells],
+        frames=frames,
+        pos=[c[col["upos"]] for c in cells],
+        lemmas=[c[col["lemma"]] for c in cells] if "lemma" in col else None,
+        columns={name: [c[col[name]] for c in cells] for name in kept},
+        comments=[line for _, line in comments],
+        source=f"{path}:{first}",
+    )
+
+
+def read_up2(path: str | os.PathLike) -> list[SrlSentence]:
+    """Read a Universal PropBank 2.0 file: arguments on the predicate's own row.
+
+    Columns (tab-separated): either the 8 of ``../shared/data/srl_up2_chinese_gsd`` (``ID FORM
+    UPOS HEAD DEPREL UP:PRED UP:ARGHEADS UP:ARGSPANS``) or the 13 of a ``.conllup`` file (the 10
+    CoNLL-U columns, then the same three). ``UP:PRED`` is the roleset (``represent.01``) or ``_``;
+    ``UP:ARGHEADS`` is ``ROLE:id|ROLE:id...`` (or ``_``), ``UP:ARGSPANS`` the same roles in the
+    same order as ``ROLE:start-end`` (ids inclusive).
+
+    Each argument is read as its **head word** (``UP:ARGHEADS``), as in UP 1.0, so that the two
+    releases train and score alike. The spans are checked (same roles, within the sentence) and
+    kept verbatim in ``columns["up_argspans"]``; they are not used as argument extents (in
+    Chinese-GSD train, 147 argument-span pairs of one predicate overlap, which BIO cannot hold).
+    Raises :class:`SrlFormatError` naming ``file:line`` on a malformed record or an empty file.
+    """
+    path = Path(path)
+    sentences = []
+    for comments, rows in _blocks(path):
+        if rows:
+            sentences.append(_parse_up2_sentence(path, comments, rows))
+    if not sentences:
+        raise SrlFormatError(f"{path}: no sentences found")
+    return sentences
+
+
+def _up2_lines(sent: SrlSentence, head: str) -> Iterator[str]:
+    n = len(sent.words)
+    where = sent.source or "sentence"
+    names = UP2_CONLLUP_COLUMNS if "deps" in sent.columns else UP2_COLUMNS
+    pred: dict[int, tuple[str, str, str]] = {}
+    for f in sent.frames:
+        p = _head_word(*f.predicate, head, f"{where}: predicate")
+        if p in pred:
+            raise SrlFormatError(f"{where}: two frames share a predicate word; UP 2.0 has one per word")
+        items = [(a.role, _head_word(a.start, a.end, head, f"{where}: argument {a.role}"), a.start, a.end) for a in f.args]
+        heads = "|".join(f"{r}:{h + 1}" for r, h, _, _ in items) or "_"
+        kept_heads, kept_spans = (sent.columns.get(k, [None] * n)[p] for k in ("up_argheads", "up_argspans"))
+        # the file's spans when this predicate's arguments (heads) are those read; else each argument's own words
+        spans = kept_spans if kept_heads == heads and kept_spans else ("|".join(f"{r}:{s + 1}-{e}" for r, _, s, e in items) or "_")
+        pred[p] = (f.sense or "_", heads, spans)
+    for c in sent.comments or [f"# text = {''.join(sent.words)}"]:
+        yield c
+    for i, w in enumerate(sent.words):
+        if "\t" in w or "\n" in w:
+            raise SrlFormatError(f"{where}: word {i} contains a tab or newline")
+        up = pred.get(i, ("_", "_", "_"))
+        if up[0] == "_" and i in pred:
+            raise SrlFormatError(f"{where}: the frame of word {i} has no sense (UP:PRED marks predicates by their roleset)")
+        value = {"id": str(i + 1), "form": w, "upos": sent.pos[i] if sent.pos else "_", "lemma": sent.lemmas[i] if sent.lemmas else "_",
+                 "up_pred": up[0], "up_argheads": up[1], "up_argspans": up[2]}
+        yield "\t".join(value[name] if name in value else (sent.columns[name][i] if name in sent.columns else "_") for name in names)
+    yield ""
+
+
+def write_up2(sentences: Iterable[SrlSentence], path: str | os.PathLike, *, head: str = "error") -> None:
+    """Write sentences in the UP 2.0 layout (13 columns when they were read from a ``.conllup``
+    file, else the 8 of the shared data). Each frame needs a ``sense`` (it marks the predicate).
+    A predicate whose argument heads are those read keeps the file's ``UP:ARGSPANS``; other
+    arguments are written with their own word span. Multi-word arguments need ``head``
+    (``first``/``last``) to pick the ``UP:ARGHEADS`` word."""
+    if head not in ("error", "first", "last"):
+        raise ValueError(f"head must be 'error', 'first' or 'last', got {head!r}")
+
+    def lines() -> Iterator[str]:
+        for s in sentences:
+            s.validate()
+            yield from _up2_lines(s, head)
+
+    _atomic_write_lines(path, lines())
+
+
+def sniff_up_layout(path: str | os.PathLike) -> str:
+    """``"up"`` (UP 1.0: 10 columns, then one per predicate) or ``"up2"`` (UP 2.0: 8 or 13
+    columns), from the file's first sentence. A 13-column sentence is UP 1.0 when its 9th column
+    is a ``Y``/``_`` flag with exactly 3 ``Y`` (one argument column per predicate)."""
+    path = Path(path)
+    for _, rows in _blocks(path):
+        if not rows:
+            continue
+        cells = [line.split("\t") for _, line in rows]
+        width = len(cells[0])
+        if width == len(UP2_COLUMNS):
+            return "up2"
+        if width == len(UP2_CONLLUP_COLUMNS):
+            flags = [c[8] if len(c) > 8 else "" for c in cells]
+            return "up" if set(flags) <= {"Y", "_"} and flags.count("Y") == width - len(UP_BASE_COLUMNS) else "up2"
+        return "up"
+    raise SrlFormatError(f"{path}: no sentences found")

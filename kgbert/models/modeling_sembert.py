@@ -45,6 +45,7 @@ the fused D + R vector).
 """
 from __future__ import annotations
 
+import math
 import types
 
 import torch
@@ -56,7 +57,7 @@ from transformers.modeling_outputs import (
     TokenClassifierOutput,
 )
 
-from kgbert.models.configuration_sembert import LABEL_ENCODERS, SemBertConfig
+from kgbert.models.configuration_sembert import LABEL_ENCODERS, LABEL_INITS, SemBertConfig
 from kgbert.models.heads import SequenceClassificationHead, TokenClassificationHead
 from kgbert.models.modeling_base import KgEncoderPreTrainedModel
 
@@ -120,6 +121,8 @@ class SemanticLabelEncoder(nn.Module):
         super().__init__()
         if config.label_encoder not in LABEL_ENCODERS:
             raise ValueError(f"label_encoder must be one of {LABEL_ENCODERS}, got {config.label_encoder!r}")
+        if getattr(config, "label_init", "torch") not in LABEL_INITS:
+            raise ValueError(f"label_init must be one of {LABEL_INITS}, got {config.label_init!r}")
         R = int(config.role_hidden_size)
         self.kind = config.label_encoder
         self.num_frames = int(config.num_frames)
@@ -133,6 +136,7 @@ class SemanticLabelEncoder(nn.Module):
             self.proj = nn.Linear(int(config.role_embedding_size), R)
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
         self.fuse = nn.Linear(self.num_frames * R, R)
+        mark_label_branch(self)
 
     def forward(self, role_ids: torch.Tensor) -> torch.Tensor:
         B, F, W = role_ids.shape
@@ -155,6 +159,30 @@ class SemanticLabelEncoder(nn.Module):
         return self.fuse(frames)  # (B, W, R)
 
 
+def mark_label_branch(module: nn.Module) -> None:
+    """Mark ``module`` and its children as the label branch (see ``SemBertConfig.label_init``)."""
+    for m in module.modules():
+        m._sembert_label_branch = True  # type: ignore[assignment]
+
+
+def _init_label_branch(module: nn.Module) -> None:
+    """PyTorch's own defaults for one label-branch module, through transformers' guarded init functions
+    (weights loaded from a checkpoint are left alone)."""
+    if isinstance(module, nn.Embedding):
+        init.normal_(module.weight, mean=0.0, std=1.0)
+        if module.padding_idx is not None and not getattr(module.weight, "_is_hf_initialized", False):
+            init.zeros_(module.weight[module.padding_idx])
+    elif isinstance(module, nn.Linear):
+        bound = 1.0 / math.sqrt(module.in_features)  # = nn.Linear.reset_parameters (kaiming_uniform, a=sqrt(5))
+        init.uniform_(module.weight, -bound, bound)
+        if module.bias is not None:
+            init.uniform_(module.bias, -bound, bound)
+    elif isinstance(module, nn.GRU):
+        bound = 1.0 / math.sqrt(module.hidden_size)  # = nn.GRU.reset_parameters
+        for param in module.parameters():
+            init.uniform_(param, -bound, bound)
+
+
 def _head_config(config: SemBertConfig) -> types.SimpleNamespace:
     """What the shared heads read from a config, with the fused width D + R."""
     return types.SimpleNamespace(
@@ -173,7 +201,8 @@ class SemBertPreTrainedModel(KgEncoderPreTrainedModel):
 
     def _init_weights(self, module):  # type: ignore[override]
         """BERT's init, plus the GRUs (xavier weights, zero biases: transformers' LSTM rule; a module
-        it does not know would keep the uninitialised memory of a meta-device load)."""
+        it does not know would keep the uninitialised memory of a meta-device load); with
+        ``label_init="torch"`` the label branch then gets PyTorch's module defaults instead."""
         super()._init_weights(module)
         if isinstance(module, nn.GRU):
             for name, param in module.named_parameters():
@@ -181,6 +210,8 @@ class SemBertPreTrainedModel(KgEncoderPreTrainedModel):
                     init.xavier_uniform_(param)
                 else:
                     init.zeros_(param)
+        if getattr(module, "_sembert_label_branch", False) and getattr(self.config, "label_init", "torch") == "torch":
+            _init_label_branch(module)
 
     def build_backbone(self, config, add_pooling_layer):  # type: ignore[override]
         self.label_encoder = SemanticLabelEncoder(config)
@@ -218,6 +249,7 @@ class SemBertForSequenceClassification(SemBertPreTrainedModel):
         self.word_cnn = nn.Conv1d(config.hidden_size, config.hidden_size, K)  # applied per word (word_cnn_max_pool)
         R = int(config.role_hidden_size)
         self.label_pooler = nn.Linear(R, R)
+        mark_label_branch(self.label_pooler)
         self.head = SequenceClassificationHead(_head_config(config))  # type: ignore[arg-type]
         self.post_init()
 

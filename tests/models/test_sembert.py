@@ -230,18 +230,47 @@ def test_zeroed_label_branch_with_all_o_frames_is_word_pooled_bert(ckpt, task):
 
 
 @pytest.mark.parametrize("task", ["sequence", "token"])
-def test_save_load_round_trip(ckpt, task, tmp_path):
+@pytest.mark.parametrize("label_encoder", ["bigru", "linear"])
+def test_save_load_round_trip(ckpt, task, label_encoder, tmp_path):
+    """Also: loading leaves the label branch's saved weights alone (its own init does not run over them)."""
     feat = featurizer(ckpt, task=task, max_frames=2, max_roles=16)
     exs = examples(task)
     feat.fit(exs)
-    m = model(ckpt, task, label_encoder="linear", num_frames=2, num_role_labels=16, role_hidden_size=6)
+    m = model(ckpt, task, label_encoder=label_encoder, num_frames=2, num_role_labels=16, role_hidden_size=6)
     batch = {k: v for k, v in feat.collate([feat(ex) for ex in exs]).items() if k != "labels"}
     m.save_pretrained(tmp_path)
     auto = AutoModelForTokenClassification if task == "token" else AutoModelForSequenceClassification
     back = auto.from_pretrained(tmp_path, attn_implementation="eager").eval()
-    assert type(back) is type(m) and back.config.label_encoder == "linear" and back.config.num_frames == 2
+    assert type(back) is type(m) and back.config.label_encoder == label_encoder and back.config.num_frames == 2
     with torch.no_grad():
         assert torch.equal(m(**batch).logits, back(**batch).logits)
+
+
+def label_and_word_halves(m, batch):
+    """Mean |value| of the label half and of the BERT half of the fused sequence vector."""
+    with torch.no_grad():
+        hidden = m.bert(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
+        words = m.word_vectors(hidden, batch["word_ids"], batch["role_ids"].shape[-1])
+        word_half = m.bert.pooler.activation(m.bert.pooler.dense(words[:, 0]))
+        label_half = torch.tanh(m.label_pooler(m.label_encoder(batch["role_ids"])[:, 0]))
+    return label_half.abs().mean().item(), word_half.abs().mean().item()
+
+
+@pytest.mark.parametrize("label_encoder", ["bigru", "linear"])
+def test_label_init_puts_the_label_half_at_berts_scale(ckpt, label_encoder):
+    """``label_init="torch"`` (default): the label half starts in tanh's working range (mean |x| of
+    0.05-0.9; on the shipped 4x256 backbone 0.18 against BERT's half at 0.10); ``"bert"`` (normal(0,
+    0.02) in four layers in a row, the reference code) starts near 0 and far below BERT's half."""
+    feat = featurizer(ckpt)
+    exs = examples()
+    feat.fit(exs)
+    batch = {k: v for k, v in feat.collate([feat(ex) for ex in exs]).items() if k != "labels"}
+    label, word = label_and_word_halves(model(ckpt, "sequence", label_encoder=label_encoder), batch)
+    assert 0.05 < label < 0.9
+    label, word = label_and_word_halves(model(ckpt, "sequence", label_encoder=label_encoder, label_init="bert"), batch)
+    assert label < 1e-3 and label < word / 5
+    with pytest.raises(ValueError, match="label_init"):
+        model(ckpt, "sequence", label_init="xavier")
 
 
 def test_frame_count_mismatch_is_a_clear_error(ckpt):
