@@ -45,7 +45,9 @@ _FLAGS = {
     "min_delta": (float, "minimum relative MRR improvement"),
     "valid_max": (int, "early-stop on at most N random validation triples"),
     "eval_batch_size": (int, "evaluation batch size"),
-    "max_minutes": (float, "stop training after this many minutes (best weights kept)"),
+    "max_minutes": (float, "stop training after this many wall-clock minutes (best weights kept)"),
+    "max_cpu_minutes": (float, "stop training after this many minutes of process CPU time "
+                               "(best weights kept)"),
     "seed": (int, "random seed"),
     "device": (str, "torch device (cpu, cuda)"),
 }
@@ -99,7 +101,8 @@ def load_data(args: argparse.Namespace, config: EmbedConfig) -> TripleSplits:
     return from_files(args.train, args.valid, args.test)
 
 
-def report(data: TripleSplits, config: EmbedConfig, result, seconds_total: float) -> str:
+def report(data: TripleSplits, config: EmbedConfig, result, seconds_total: float,
+           cpu_seconds_total: float) -> str:
     counts = ", ".join(f"{k} {len(v):,}" for k, v in data.splits.items())
     title = (f"{config.model} dim {config.dim} on {data.source.get('name') or data.source.get('train')} "
              f"(filtered, realistic ranks, test split)")
@@ -108,7 +111,10 @@ def report(data: TripleSplits, config: EmbedConfig, result, seconds_total: float
              f"- training: {result.epochs_run} epochs ({result.stopped_by}), best validation epoch "
              f"{result.best_epoch}, {result.seconds_train:.0f} s (incl. validation "
              f"{result.validation_seconds:.0f} s); test evaluation {result.seconds_eval:.0f} s; "
-             f"total {seconds_total:.0f} s",
+             f"total {seconds_total:.0f} s wall",
+             f"- CPU time (process): training {result.cpu_seconds_train:.0f} s, test evaluation "
+             f"{result.cpu_seconds_eval:.0f} s, total {cpu_seconds_total:.0f} s "
+             f"({cpu_seconds_total / 60:.1f} CPU min vs {seconds_total / 60:.1f} min wall)",
              f"- config: `{json.dumps(config.to_dict(), ensure_ascii=False)}`",
              f"- build_id: `{data.build_id}`"]
     return "\n".join(lines) + "\n"
@@ -117,7 +123,7 @@ def report(data: TripleSplits, config: EmbedConfig, result, seconds_total: float
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     try:
         require_pykeen()
         quiet_library_logs()
@@ -127,14 +133,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         data = load_data(args, config)
         result = train(data, config, use_tqdm=not args.quiet)
         entity, relation, is_complex = representations(result.model)
-        seconds = time.perf_counter() - t0
-        md = report(data, config, result, seconds)
+        seconds, cpu_seconds = time.perf_counter() - t0, time.process_time() - cpu0
+        md = report(data, config, result, seconds, cpu_seconds)
         meta = {"source": data.source, "config": config.to_dict(), "complex_as_real": is_complex,
                 "metrics": result.metrics, "epochs_run": result.epochs_run,
                 "best_epoch": result.best_epoch, "stopped_by": result.stopped_by,
                 "validation_history": result.validation_history,
+                "validation_cpu_seconds": result.validation_cpu_seconds,
                 "seconds": {"train": result.seconds_train, "test_eval": result.seconds_eval,
                             "total": seconds},
+                "cpu_seconds": {"train": result.cpu_seconds_train,
+                                "test_eval": result.cpu_seconds_eval, "total": cpu_seconds},
                 "splits": {k: len(v) for k, v in data.splits.items()},
                 "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 "versions": _versions()}

@@ -201,6 +201,28 @@ def test_time_budget_stops_training_and_keeps_best(tmp_path):
     assert result.validation_history and result.validation_history[0][0] == 1
 
 
+def test_cpu_time_budget_stops_training_and_records_cpu_seconds(tmp_path):
+    _pykeen()
+    import time
+
+    from knowledge.embed.training import EmbedConfig, train
+
+    data = from_files(*_grouped_graph(tmp_path))
+    # a generous wall budget never triggers; the CPU budget (process CPU time) does
+    cpu0 = time.process_time()
+    result = train(data, EmbedConfig(dim=8, epochs=1000, eval_every=1000, max_minutes=60.0,
+                                     max_cpu_minutes=0.0, batch_size=64), use_tqdm=False)
+    used = time.process_time() - cpu0
+    assert result.epochs_run == 1 and result.stopped_by == "time budget (0.0 CPU min)"
+    assert 0 < result.cpu_seconds_train <= used and 0 <= result.cpu_seconds_eval <= used
+    assert len(result.validation_cpu_seconds) == len(result.validation_history) == 1
+    assert 0 < result.validation_cpu_seconds[0] <= result.cpu_seconds_train
+    # no CPU budget and a wall budget that is not reached: the epoch count decides
+    result = train(data, EmbedConfig(dim=8, epochs=3, eval_every=1000, max_minutes=60.0,
+                                     batch_size=64), use_tqdm=False)
+    assert result.epochs_run == 3 and result.stopped_by == "epochs"
+
+
 # -- CLI --------------------------------------------------------------------------------------
 @pytest.mark.slow
 def test_cli_end_to_end_on_a_tiny_store(tmp_path, capsys):
@@ -222,6 +244,9 @@ def test_cli_end_to_end_on_a_tiny_store(tmp_path, capsys):
     assert np.isfinite(emb.entity).all()
     meta = emb.meta
     assert meta["config"]["model"] == "transe" and meta["epochs_run"] == 6
+    assert meta["cpu_seconds"]["total"] >= meta["cpu_seconds"]["train"] > 0
+    assert len(meta["validation_cpu_seconds"]) == len(meta["validation_history"])
+    assert "CPU time (process)" in (out / "metrics.md").read_text()
     assert sum(meta["splits"].values()) == kg.num_triples
     assert "| both |" in (out / "metrics.md").read_text()
     before = (out / "embeddings.safetensors").read_bytes()
