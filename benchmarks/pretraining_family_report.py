@@ -1,8 +1,8 @@
 """BERT's pretraining family at equal FLOPs: the pretraining table, the fine-tuning table with the
 papers' deltas, and the plot of score against pretraining compute per member.
 
-    python -m benchmarks.pretraining_family_report --runs /work/runs/issue11 \
-        --bench /work/runs/issue11/bench/results.json --out benchmarks/results/pretraining_family
+    python -m benchmarks.pretraining_family_report --runs runs/pretraining_family \
+        --bench runs/pretraining_family/bench/results.json --out benchmarks/results/pretraining_family
 
 Reads each member's ``RUNS/pre_<member>/`` (``best/pretrain.json``, ``train_log.jsonl``) and
 ``RUNS/pre_<member>.log`` (``/usr/bin/time -v``: CPU and wall time, written by

@@ -4,7 +4,7 @@
 # MLM_STEPS (256) x 32 x 128 tokens; every other member the same FLOPs), one thread, nice 10, one after
 # the other. Each run writes $RUNS/pre_<member>/ (best/, pretrain.json) and $RUNS/pre_<member>.log
 # (with /usr/bin/time -v: wall and CPU time). A finished run (best/ present) is skipped.
-# Usage: [RUNS=/work/runs/issue11] [MLM_STEPS=256] [CACHE=$RUNS/pretrain_cache] \
+# Usage: [RUNS=runs/pretraining_family] [MLM_STEPS=256] [CACHE=$RUNS/pretrain_cache] \
 #        bash benchmarks/run_pretraining_family.sh [python] member...   (mlm roberta spanbert structbert albert electra xlnet)
 set -euo pipefail
 PY=${1:-.venv/bin/python}
