@@ -21,7 +21,7 @@ import os
 import re
 import tempfile
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 from annotators.srl.data import SrlArg, SrlFormatError, SrlFrame, SrlSentence
 
@@ -127,16 +127,20 @@ def _parse_up_sentence(path: Path, comments: list[tuple[int, str]], rows: list[t
     )
 
 
-def read_up(path: str | os.PathLike) -> list[SrlSentence]:
-    """Read a Universal Propositions file (see the module docstring); raises on an empty file."""
-    path = Path(path)
-    sentences = []
-    for comments, rows in _blocks(path):
-        if rows:
-            sentences.append(_parse_up_sentence(path, comments, rows))
+_Lines = list[tuple[int, str]]
+
+
+def _read_sentences(path: Path, parse: Callable[[Path, _Lines, _Lines], SrlSentence]) -> list[SrlSentence]:
+    """Every non-empty block of ``path`` parsed by ``parse(path, comments, rows)``; raises on an empty file."""
+    sentences = [parse(path, comments, rows) for comments, rows in _blocks(path) if rows]
     if not sentences:
         raise SrlFormatError(f"{path}: no sentences found")
     return sentences
+
+
+def read_up(path: str | os.PathLike) -> list[SrlSentence]:
+    """Read a Universal Propositions file (see the module docstring); raises on an empty file."""
+    return _read_sentences(Path(path), _parse_up_sentence)
 
 
 def _up_lines(sent: SrlSentence, head: str) -> Iterator[str]:
@@ -431,14 +435,7 @@ def read_up2(path: str | os.PathLike) -> list[SrlSentence]:
     Chinese-GSD train, 147 argument-span pairs of one predicate overlap, which BIO cannot hold).
     Raises :class:`SrlFormatError` naming ``file:line`` on a malformed record or an empty file.
     """
-    path = Path(path)
-    sentences = []
-    for comments, rows in _blocks(path):
-        if rows:
-            sentences.append(_parse_up2_sentence(path, comments, rows))
-    if not sentences:
-        raise SrlFormatError(f"{path}: no sentences found")
-    return sentences
+    return _read_sentences(Path(path), _parse_up2_sentence)
 
 
 def _up2_lines(sent: SrlSentence, head: str) -> Iterator[str]:
