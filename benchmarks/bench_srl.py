@@ -153,13 +153,19 @@ def markdown(rows: list[dict], annotation: Sequence[dict] = ()) -> str:
         if m["gold"] >= 10:
             out.append(f"| {role} | {m['gold']} | {_fmt(m)} |")
     if annotation:
-        out += ["", f"Annotation throughput ({Path(rows[0]['run']).name}, `srl` pipeline: jieba words + POS, tagger per sentence):", "",
-                "| data | texts | chars/text | sentences | frames | texts/s | sentences/s (wall) | sentences per CPU-second | threads |",
-                "|---|---|---|---|---|---|---|---|---|"]
-        for a in annotation:
-            out.append(f"| {a['data']} | {a['texts']} | {a['chars_per_text']} | {a['sentences']} | {a['frames']} | "
-                       f"{a['texts_per_second']} | {a['sentences_per_second']} | {a['sentences_per_cpu_second']} | {a['threads']} |")
+        out += annotation_table(Path(rows[0]["run"]).name, annotation)
     return "\n".join(out)
+
+
+def annotation_table(model: str, annotation: Sequence[dict]) -> list[str]:
+    """Markdown lines of the annotation-throughput table (rows from :func:`time_annotation`)."""
+    out = ["", f"Annotation throughput ({model}, `srl` pipeline: jieba words + POS, tagger per sentence):", "",
+           "| data | texts | chars/text | sentences | frames | texts/s | sentences/s (wall) | sentences per CPU-second | threads |",
+           "|---|---|---|---|---|---|---|---|---|"]
+    for a in annotation:
+        out.append(f"| {a['data']} | {a['texts']} | {a['chars_per_text']} | {a['sentences']} | {a['frames']} | "
+                   f"{a['texts_per_second']} | {a['sentences_per_second']} | {a['sentences_per_cpu_second']} | {a['threads']} |")
+    return out
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -30,7 +30,7 @@ from typing import Sequence
 from annotators.srl import SrlTagger
 from annotators.srl.conll import sniff_up_layout
 from annotators.srl.train import READERS, evaluate
-from benchmarks.bench_srl import _fmt, time_annotation
+from benchmarks.bench_srl import _fmt, annotation_table, time_annotation
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -99,12 +99,7 @@ def markdown(runs: list[dict], best: dict, up1: dict | None, compare: list[dict]
             m = c["metrics"]
             out.append(f"| {c['model']} | {_fmt(m['predicate_identification']['model'])} | {_fmt(m['arguments_gold_predicates'])} | {_fmt(m['arguments_end_to_end'])} |")
     if annotation:
-        out += ["", f"Annotation throughput ({best['name']}, `srl` pipeline: jieba words + POS, tagger per sentence):", "",
-                "| data | texts | chars/text | sentences | frames | texts/s | sentences/s (wall) | sentences per CPU-second | threads |",
-                "|---|---|---|---|---|---|---|---|---|"]
-        for a in annotation:
-            out.append(f"| {a['data']} | {a['texts']} | {a['chars_per_text']} | {a['sentences']} | {a['frames']} | "
-                       f"{a['texts_per_second']} | {a['sentences_per_second']} | {a['sentences_per_cpu_second']} | {a['threads']} |")
+        out += annotation_table(best["name"], annotation)
     return "\n".join(out)
 
 
