@@ -177,17 +177,23 @@ def _up_lines(sent: SrlSentence, head: str) -> Iterator[str]:
     yield ""
 
 
-def write_up(sentences: Iterable[SrlSentence], path: str | os.PathLike, *, head: str = "error") -> None:
-    """Write sentences in the UP format. Multi-word spans raise unless ``head`` is ``first``/``last``."""
+def _write_sentences(sentences: Iterable[SrlSentence], path: str | os.PathLike, head: str,
+                     lines_of: Callable[[SrlSentence, str], Iterator[str]]) -> None:
+    """Validate each sentence and write ``lines_of(sentence, head)`` atomically (nothing half-written)."""
     if head not in ("error", "first", "last"):
         raise ValueError(f"head must be 'error', 'first' or 'last', got {head!r}")
 
     def lines() -> Iterator[str]:
         for s in sentences:
             s.validate()
-            yield from _up_lines(s, head)
+            yield from lines_of(s, head)
 
     _atomic_write_lines(path, lines())
+
+
+def write_up(sentences: Iterable[SrlSentence], path: str | os.PathLike, *, head: str = "error") -> None:
+    """Write sentences in the UP format. Multi-word spans raise unless ``head`` is ``first``/``last``."""
+    _write_sentences(sentences, path, head, _up_lines)
 
 
 # =========================================================================== CoNLL-2012
@@ -473,15 +479,7 @@ def write_up2(sentences: Iterable[SrlSentence], path: str | os.PathLike, *, head
     A predicate whose argument heads are those read keeps the file's ``UP:ARGSPANS``; other
     arguments are written with their own word span. Multi-word arguments need ``head``
     (``first``/``last``) to pick the ``UP:ARGHEADS`` word."""
-    if head not in ("error", "first", "last"):
-        raise ValueError(f"head must be 'error', 'first' or 'last', got {head!r}")
-
-    def lines() -> Iterator[str]:
-        for s in sentences:
-            s.validate()
-            yield from _up2_lines(s, head)
-
-    _atomic_write_lines(path, lines())
+    _write_sentences(sentences, path, head, _up2_lines)
 
 
 def sniff_up_layout(path: str | os.PathLike) -> str:
