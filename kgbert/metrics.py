@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections import Counter
 from typing import Sequence
 
+import numpy as np
+
 Entity = tuple[str, int, int]
 """(type, start, end) with ``end`` exclusive, in token positions."""
 
@@ -126,9 +128,38 @@ def macro_f1(gold: Sequence, pred: Sequence, labels: Sequence | None = None) -> 
     return sum(scores) / len(scores) if scores else 0.0
 
 
-def classification_scores(gold: Sequence, pred: Sequence, labels: Sequence | None = None) -> dict[str, float]:
-    """``{"accuracy", "macro_f1"}`` for a classification task."""
-    return {"accuracy": accuracy(gold, pred), "macro_f1": macro_f1(gold, pred, labels)}
+def roc_auc(positive: Sequence[bool], scores: Sequence[float]) -> float:
+    """Area under the ROC curve: the probability that a random positive example scores above a random
+    negative one, ties counting one half (the Mann-Whitney U statistic over average ranks). Raises when
+    one class is absent (the AUC is undefined)."""
+    pos = np.asarray(positive, dtype=bool)
+    s = np.asarray(scores, dtype=np.float64)
+    if pos.shape != s.shape or pos.ndim != 1:
+        raise ValueError(f"roc_auc: {pos.shape} labels but {s.shape} scores")
+    n_pos, n_neg = int(pos.sum()), int((~pos).sum())
+    if n_pos == 0 or n_neg == 0:
+        raise ValueError("roc_auc needs positive and negative examples")
+    order = np.argsort(s, kind="mergesort")
+    ranks = np.empty(len(s), dtype=np.float64)
+    ranks[order] = np.arange(1, len(s) + 1)
+    _, inverse, counts = np.unique(s, return_inverse=True, return_counts=True)  # average ranks over ties
+    ranks = (np.bincount(inverse, weights=ranks) / counts)[inverse]
+    return float((ranks[pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def classification_scores(
+    gold: Sequence, pred: Sequence, labels: Sequence | None = None, probs: np.ndarray | None = None
+) -> dict[str, float]:
+    """``{"accuracy", "macro_f1"}`` for a classification task, plus ``"auc"`` for a two-class task when
+    ``probs`` (N, 2) are given: the ROC AUC of the second label of ``labels`` scored by its probability,
+    which shows a learnt ranking even where every prediction is the majority class (both classes
+    must occur in ``gold``; otherwise no ``"auc"``)."""
+    out = {"accuracy": accuracy(gold, pred), "macro_f1": macro_f1(gold, pred, labels)}
+    if probs is not None and labels is not None and len(labels) == 2:
+        positive = [g == labels[1] for g in gold]
+        if 0 < sum(positive) < len(positive):
+            out["auc"] = roc_auc(positive, np.asarray(probs)[:, 1])
+    return out
 
 
 def bmes_to_bio(tags: Sequence[str]) -> list[str]:

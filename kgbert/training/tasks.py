@@ -59,12 +59,13 @@ class TaskSpec:
             out.append(tags)
         return out
 
-    def score(self, examples: Sequence[Example], preds: Sequence[Any]) -> dict[str, float]:
-        """Metrics for a labelled split: entity P/R/F1 (token) or accuracy + macro-F1."""
+    def score(self, examples: Sequence[Example], preds: Sequence[Any], probs: np.ndarray | None = None) -> dict[str, float]:
+        """Metrics for a labelled split: entity P/R/F1 (token) or accuracy + macro-F1 (+ ROC AUC for
+        two classes when the class probabilities ``probs`` (N, C) are given)."""
         if self.type == "token":
             s = entity_scores([ex.tags for ex in examples], preds)
             return {k: s[k] for k in ("precision", "recall", "f1", "n_gold", "n_pred", "n_correct")}
-        return classification_scores([ex.label for ex in examples], preds, self.label_list)
+        return classification_scores([ex.label for ex in examples], preds, self.label_list, probs)
 
     def per_type(self, examples: Sequence[Example], preds: Sequence[Any]) -> dict | None:
         """Per-entity-type scores for token tasks (None otherwise)."""

@@ -75,10 +75,15 @@ def featurize(featurizer: Any, examples: Sequence[Example], desc: str, progress:
 
 
 def _argmax(logits: Any, labels: Any) -> torch.Tensor:
-    """``preprocess_logits_for_metrics``: keep class ids only (memory: no (N, L, C) logits)."""
+    """``preprocess_logits_for_metrics``: keep class ids only (memory: no (N, L, C) logits); for
+    example-level logits (B, C) also the class probabilities: (B, 1 + C), column 0 the class id (so
+    two-class tasks can report a ROC AUC)."""
     if isinstance(logits, (tuple, list)):
         logits = logits[0]
-    return logits.argmax(dim=-1)
+    ids = logits.argmax(dim=-1)
+    if logits.dim() != 2:
+        return ids
+    return torch.cat([ids.unsqueeze(-1).to(torch.float32), logits.float().softmax(dim=-1)], dim=-1)
 
 
 class SplitMetrics:
@@ -93,11 +98,15 @@ class SplitMetrics:
         split = self.split
         if split is None:
             raise RuntimeError("SplitMetrics.split is not set")
-        preds = self.task.decode(np.asarray(ep.predictions), split.features, split.examples)
+        out = np.asarray(ep.predictions)
+        probs = None
+        if self.task.type != "token" and out.ndim == 2:  # (N, 1 + C) from _argmax: class id, probabilities
+            out, probs = out[:, 0].astype(np.int64), out[:, 1:]
+        preds = self.task.decode(out, split.features, split.examples)
         self.last_preds = preds
         if any((ex.tags if self.task.type == "token" else ex.label) is None for ex in split.examples):
             return {}
-        return self.task.score(split.examples, preds)
+        return self.task.score(split.examples, preds, probs)
 
 
 class KgTrainer(Trainer):
