@@ -175,4 +175,4 @@ def task_split(entry: TaskEntry, run: RunConfig) -> str:
 def task_metric(entry: TaskEntry, run: RunConfig) -> str:
     from kgbert.training.tasks import TaskSpec
 
-    return entry.metric or TaskSpec(run.task.type, ["_"]).default_metric
+    return entry.metric or TaskSpec(run.task.type, ["_"], multi_label=run.task.multi_label).default_metric
