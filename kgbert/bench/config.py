@@ -18,7 +18,7 @@ A bench config (YAML)::
       financial_ner:
         run: {task: {type: token}, data: {format: ner_tsv, train: ..., dev: ...}}
         split: dev                     # the split the table reports (default: test, else dev)
-        metric: f1                     # default: f1 (token), macro_f1 (relation), accuracy
+        metric: f1                     # default: f1 (token), macro_f1 (relation), loose_micro_f1 (multi-label typing), accuracy
         paper: {bert: 86.1, kbert_fin: 87.4-87.6}   # reported figures, shown beside ours
         paper_note: Google BERT-base backbone (K-BERT paper, Table 3)
         encoder_overrides:             # row glob -> fragment merged over those rows in this task only
