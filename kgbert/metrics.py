@@ -1,4 +1,6 @@
-"""Evaluation metrics: accuracy, macro-F1 and entity-level P/R/F1 (seqeval semantics).
+"""Evaluation metrics: accuracy, macro-F1, entity-level P/R/F1 (seqeval semantics) and
+multi-label entity-typing scores (:func:`typing_scores`: strict accuracy, loose macro and loose
+micro P/R/F1 of Ling & Weld 2012, as ERNIE reports on FIGER and OpenEntity).
 
 The entity-level scorer follows seqeval's default (conlleval-compatible) mode: a chunk starts at
 ``B-X``, at ``S-X``, at an ``I-X``/``M-X``/``E-X`` whose type differs from the running chunk, or at
@@ -159,6 +161,34 @@ def classification_scores(
         positive = [g == labels[1] for g in gold]
         if 0 < sum(positive) < len(positive):
             out["auc"] = roc_auc(positive, np.asarray(probs)[:, 1])
+    return out
+
+
+def typing_scores(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]]) -> dict[str, float]:
+    """Multi-label typing scores over mentions, each with a set of gold and predicted types.
+
+    - ``accuracy``: strict, the predicted set equals the gold set;
+    - ``loose_macro_*``: per-mention precision |P & G| / |P| and recall |P & G| / |G|, each
+      averaged over all mentions (a mention with no prediction counts precision 0, as in ERNIE's
+      ``loose_macro``), F1 of the two averages;
+    - ``loose_micro_*``: sum |P & G| over sum |P| and over sum |G|, F1 of the two.
+    """
+    if len(gold) != len(pred):
+        raise ValueError(f"{len(gold)} gold type sets but {len(pred)} predicted")
+    n = len(gold)
+    strict = p_ma = r_ma = 0.0
+    inter = n_pred = n_gold = 0
+    for g, p in zip(gold, pred):
+        gs, ps = set(g), set(p)
+        both = len(gs & ps)
+        strict += gs == ps
+        p_ma += both / len(ps) if ps else 0.0
+        r_ma += both / len(gs) if gs else 0.0
+        inter, n_pred, n_gold = inter + both, n_pred + len(ps), n_gold + len(gs)
+    out = {"accuracy": strict / n if n else 0.0}
+    for kind, (p, r) in (("loose_macro", (p_ma / n if n else 0.0, r_ma / n if n else 0.0)),
+                         ("loose_micro", (inter / n_pred if n_pred else 0.0, inter / n_gold if n_gold else 0.0))):
+        out.update({f"{kind}_precision": p, f"{kind}_recall": r, f"{kind}_f1": 2 * p * r / (p + r) if p + r else 0.0})
     return out
 
 

@@ -179,13 +179,14 @@ def test_split_metrics_score_class_probabilities():
 
     from kgbert.data.example import Example
     from kgbert.training.tasks import TaskSpec
-    from kgbert.training.trainer import SplitMetrics, _argmax
+    from kgbert.training.trainer import SplitMetrics
 
+    task = TaskSpec("pair", ["0", "1"])
     logits = torch.tensor([[2.0, 0.5], [2.0, 1.5], [2.0, 0.0], [2.0, 1.0]])  # argmax 0 everywhere
-    out = _argmax(logits, None)
+    out = task.reduce_logits(logits)
     assert out.shape == (4, 3) and out[:, 0].tolist() == [0, 0, 0, 0]
-    assert _argmax(torch.zeros(2, 5, 3), None).shape == (2, 5)  # token logits: ids only
-    sm = SplitMetrics(TaskSpec("pair", ["0", "1"]))
+    assert TaskSpec("token", ["O", "B-X"]).reduce_logits(torch.zeros(2, 5, 2)).shape == (2, 5)  # ids only
+    sm = SplitMetrics(task)
     sm.split = types.SimpleNamespace(features=[{}] * 4, examples=[Example("a", text_b="b", label=g) for g in "0101"])
     scores = sm(EvalPrediction(predictions=out.numpy(), label_ids=np.zeros(4)))
     assert scores["accuracy"] == 0.5 and sm.last_preds == ["0"] * 4
