@@ -314,7 +314,7 @@ def test_cli_end_to_end_on_a_tiny_store(tmp_path, capsys):
     meta = emb.meta
     assert meta["config"]["model"] == "transe" and meta["epochs_run"] == 6
     assert meta["cpu_seconds"]["total"] >= meta["cpu_seconds"]["train"] > 0
-    assert len(meta["validation_cpu_seconds"]) == len(meta["validation_history"])
+    assert len(meta["validation_cpu_seconds"]) == len(meta["validation_history"]) == len(meta["validation_lr"])
     assert "CPU time (process)" in (out / "metrics.md").read_text()
     assert sum(meta["splits"].values()) == kg.num_triples
     assert "| both |" in (out / "metrics.md").read_text()
