@@ -1,4 +1,6 @@
-"""Evaluation metrics: accuracy, macro-F1 and entity-level P/R/F1 (seqeval semantics).
+"""Evaluation metrics: accuracy, macro-F1, entity-level P/R/F1 (seqeval semantics) and
+multi-label entity-typing scores (:func:`typing_scores`: strict accuracy, loose macro and loose
+micro P/R/F1 of Ling & Weld 2012, as ERNIE reports on FIGER and OpenEntity).
 
 The entity-level scorer follows seqeval's default (conlleval-compatible) mode: a chunk starts at
 ``B-X``, at ``S-X``, at an ``I-X``/``M-X``/``E-X`` whose type differs from the running chunk, or at
@@ -11,6 +13,8 @@ from __future__ import annotations
 
 from collections import Counter
 from typing import Sequence
+
+import numpy as np
 
 Entity = tuple[str, int, int]
 """(type, start, end) with ``end`` exclusive, in token positions."""
@@ -126,9 +130,66 @@ def macro_f1(gold: Sequence, pred: Sequence, labels: Sequence | None = None) -> 
     return sum(scores) / len(scores) if scores else 0.0
 
 
-def classification_scores(gold: Sequence, pred: Sequence, labels: Sequence | None = None) -> dict[str, float]:
-    """``{"accuracy", "macro_f1"}`` for a classification task."""
-    return {"accuracy": accuracy(gold, pred), "macro_f1": macro_f1(gold, pred, labels)}
+def roc_auc(positive: Sequence[bool], scores: Sequence[float]) -> float:
+    """Area under the ROC curve: the probability that a random positive example scores above a random
+    negative one, ties counting one half (the Mann-Whitney U statistic over average ranks). Raises when
+    one class is absent (the AUC is undefined)."""
+    pos = np.asarray(positive, dtype=bool)
+    s = np.asarray(scores, dtype=np.float64)
+    if pos.shape != s.shape or pos.ndim != 1:
+        raise ValueError(f"roc_auc: {pos.shape} labels but {s.shape} scores")
+    n_pos, n_neg = int(pos.sum()), int((~pos).sum())
+    if n_pos == 0 or n_neg == 0:
+        raise ValueError("roc_auc needs positive and negative examples")
+    order = np.argsort(s, kind="mergesort")
+    ranks = np.empty(len(s), dtype=np.float64)
+    ranks[order] = np.arange(1, len(s) + 1)
+    _, inverse, counts = np.unique(s, return_inverse=True, return_counts=True)  # average ranks over ties
+    ranks = (np.bincount(inverse, weights=ranks) / counts)[inverse]
+    return float((ranks[pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def classification_scores(
+    gold: Sequence, pred: Sequence, labels: Sequence | None = None, probs: np.ndarray | None = None
+) -> dict[str, float]:
+    """``{"accuracy", "macro_f1"}`` for a classification task, plus ``"auc"`` for a two-class task when
+    ``probs`` (N, 2) are given: the ROC AUC of the second label of ``labels`` scored by its probability,
+    which shows a learnt ranking even where every prediction is the majority class (both classes
+    must occur in ``gold``; otherwise no ``"auc"``)."""
+    out = {"accuracy": accuracy(gold, pred), "macro_f1": macro_f1(gold, pred, labels)}
+    if probs is not None and labels is not None and len(labels) == 2:
+        positive = [g == labels[1] for g in gold]
+        if 0 < sum(positive) < len(positive):
+            out["auc"] = roc_auc(positive, np.asarray(probs)[:, 1])
+    return out
+
+
+def typing_scores(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]]) -> dict[str, float]:
+    """Multi-label typing scores over mentions, each with a set of gold and predicted types.
+
+    - ``accuracy``: strict, the predicted set equals the gold set;
+    - ``loose_macro_*``: per-mention precision |P & G| / |P| and recall |P & G| / |G|, each
+      averaged over all mentions (a mention with no prediction counts precision 0, as in ERNIE's
+      ``loose_macro``), F1 of the two averages;
+    - ``loose_micro_*``: sum |P & G| over sum |P| and over sum |G|, F1 of the two.
+    """
+    if len(gold) != len(pred):
+        raise ValueError(f"{len(gold)} gold type sets but {len(pred)} predicted")
+    n = len(gold)
+    strict = p_ma = r_ma = 0.0
+    inter = n_pred = n_gold = 0
+    for g, p in zip(gold, pred):
+        gs, ps = set(g), set(p)
+        both = len(gs & ps)
+        strict += gs == ps
+        p_ma += both / len(ps) if ps else 0.0
+        r_ma += both / len(gs) if gs else 0.0
+        inter, n_pred, n_gold = inter + both, n_pred + len(ps), n_gold + len(gs)
+    out = {"accuracy": strict / n if n else 0.0}
+    for kind, (p, r) in (("loose_macro", (p_ma / n if n else 0.0, r_ma / n if n else 0.0)),
+                         ("loose_micro", (inter / n_pred if n_pred else 0.0, inter / n_gold if n_gold else 0.0))):
+        out.update({f"{kind}_precision": p, f"{kind}_recall": r, f"{kind}_f1": 2 * p * r / (p + r) if p + r else 0.0})
+    return out
 
 
 def bmes_to_bio(tags: Sequence[str]) -> list[str]:

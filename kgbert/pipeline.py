@@ -175,6 +175,7 @@ class Pipeline:
         self.task: str = info["task"]
         self.encoder: str = info["encoder"]
         self.labels: list[str] = list(info["labels"])
+        self.multi_label: bool = bool(info.get("multi_label", False))  # multi-label entity typing
         self.max_length: int = int(info["max_length"])
         self.kg = kg
         self.nlp = nlp
@@ -190,7 +191,7 @@ class Pipeline:
         self.spec = get_encoder(self.encoder)
         self.featurizer = build_featurizer(
             self.encoder, tokenizer, task=self.task, label_list=self.labels, max_length=self.max_length,
-            kg=kg, **dict(info.get("featurizer") or {}),
+            kg=kg, multi_label=self.multi_label, **dict(info.get("featurizer") or {}),
         )
         self._display_matcher = None
 
@@ -233,7 +234,7 @@ class Pipeline:
                 ``False`` (and no ``truncate``): raise :class:`PipelineError` for them.
         """
         import kgbert.models  # noqa: F401  (registers the Auto classes)
-        from transformers import AutoModelForSequenceClassification, AutoModelForTokenClassification
+        from kgbert.registry import auto_class_for_task
 
         from kgbert.checkpoints import load_tokenizer
 
@@ -259,8 +260,7 @@ class Pipeline:
         else:
             store = kg
 
-        auto = AutoModelForTokenClassification if info["task"] == "token" else AutoModelForSequenceClassification
-        model = auto.from_pretrained(str(ckpt), local_files_only=True)
+        model = auto_class_for_task(info["task"]).from_pretrained(str(ckpt), local_files_only=True)
         id2label = [model.config.id2label[i] for i in range(len(model.config.id2label))]
         if id2label != list(info["labels"]):
             raise PipelineError(f"{ckpt}: labels of config.json {id2label} differ from kgbert.json {info['labels']}")
@@ -497,7 +497,8 @@ class Pipeline:
                 batch.pop("labels", None)
                 batch = {k: v.to(self.device) for k, v in batch.items()}
                 logits = self.model(**batch).logits  # (B, C) or (B, L, C)
-                probs = torch.softmax(logits.float(), dim=-1).cpu()  # (B, C) or (B, L, C)
+                # (B, C) or (B, L, C); multi-label typing: one independent probability per type
+                probs = (torch.sigmoid(logits.float()) if self.multi_label else torch.softmax(logits.float(), dim=-1)).cpu()
                 for row, i in enumerate(idx):
                     if prepared[owner[i]].windowed is None:
                         results[owner[i]] = self._decode(flat[i], probs[row])
@@ -522,7 +523,11 @@ class Pipeline:
     def _decode_class(self, probs) -> dict[str, Any]:
         p = probs.tolist()  # (C,)
         best = max(range(len(p)), key=lambda c: (p[c], -c))
-        return {"label": self.labels[best], "score": p[best], "scores": dict(zip(self.labels, p))}
+        out = {"label": self.labels[best], "score": p[best], "scores": dict(zip(self.labels, p))}
+        if self.multi_label:  # the types with p > 0.5, and always the top one (as the trainer decodes)
+            out["labels"] = [t for c, t in enumerate(self.labels) if p[c] > 0.5 or c == best]
+            out["label"] = "|".join(out["labels"])
+        return out
 
     def _decode_token(self, item: PreparedInput, probs) -> dict[str, Any]:
         seg = item.segments[0]

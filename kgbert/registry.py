@@ -150,7 +150,7 @@ class EncoderSpec:
         return self._get(f"head:{head}", lambda: resolve(self.heads[head]))
 
     def model_class_for_task(self, task: str) -> type:
-        """The model class for fine-tuning task ``task`` ("sequence" | "pair" | "token")."""
+        """The model class for fine-tuning task ``task`` ("sequence" | "pair" | "token" | "entity_typing")."""
         if task not in TASKS:
             raise ValueError(f"unknown task {task!r}; known: {list(TASKS)}")
         return self.model_class(TASK_HEADS[task])
@@ -195,6 +195,7 @@ BUILTIN_ENCODERS: tuple[EncoderSpec, ...] = (
         heads={
             "sequence": "kgbert.models.modeling_bert_baseline:BertBaselineForSequenceClassification",
             "token": "kgbert.models.modeling_bert_baseline:BertBaselineForTokenClassification",
+            "entity_typing": "kgbert.models.modeling_bert_baseline:BertBaselineForEntityTyping",
             "mlm": "kgbert.models.modeling_bert_baseline:BertBaselineForMaskedLM",
         },
         featurizer="kgbert.data.featurize:Featurizer",
@@ -206,6 +207,7 @@ BUILTIN_ENCODERS: tuple[EncoderSpec, ...] = (
         heads={
             "sequence": "kgbert.models.modeling_kbert:KBertForSequenceClassification",
             "token": "kgbert.models.modeling_kbert:KBertForTokenClassification",
+            "entity_typing": "kgbert.models.modeling_kbert:KBertForEntityTyping",
             "mlm": "kgbert.models.modeling_kbert:KBertForMaskedLM",
         },
         featurizer="kgbert.data.kbert:KBertFeaturizer",
@@ -319,6 +321,13 @@ def get_encoder(name: str) -> EncoderSpec:
         raise ValueError(f"unknown encoder {name!r}; known: {sorted(ENCODERS)}") from None
 
 
+def auto_class_for_task(task: str) -> Any:
+    """The Auto class a model fine-tuned for ``task`` reloads with (through its head kind)."""
+    if task not in TASK_HEADS:
+        raise ValueError(f"unknown task {task!r}; known: {list(TASKS)}")
+    return resolve(HEAD_AUTO_CLASSES[TASK_HEADS[task]])
+
+
 def encoder_names() -> list[str]:
     """Names of every registered encoder, sorted."""
     return sorted(ENCODERS)
@@ -326,6 +335,7 @@ def encoder_names() -> list[str]:
 
 __all__ = [
     "BACKBONES",
+    "auto_class_for_task",
     "BUILTIN_ENCODERS",
     "ENCODERS",
     "EncoderSpec",

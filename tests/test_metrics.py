@@ -2,9 +2,10 @@
 
 Expected values are computed by hand in the comments.
 """
+import numpy as np
 import pytest
 
-from kgbert.metrics import accuracy, bmes_to_bio, entity_scores, get_entities, macro_f1
+from kgbert.metrics import accuracy, bmes_to_bio, classification_scores, entity_scores, get_entities, macro_f1, roc_auc
 
 
 def test_get_entities_bio():
@@ -81,3 +82,28 @@ def test_accuracy_and_macro_f1():
     assert macro_f1(gold, pred) == pytest.approx((2 / 3 + 1 / 2 + 0) / 3)
     # A listed label with neither gold nor predicted instances is skipped (not averaged in as 0).
     assert macro_f1(gold, pred, labels=["a", "b", "c", "d"]) == pytest.approx(7 / 18)
+
+
+def test_roc_auc_is_the_pairwise_ranking_probability():
+    """Against its definition: the share of (positive, negative) pairs ranked right, ties half."""
+    rng = np.random.default_rng(0)
+    for n in (2, 7, 50):
+        pos = rng.random(n) < 0.4
+        pos[0], pos[1] = True, False
+        scores = rng.integers(0, 5, n) / 4.0  # many ties
+        pairs = [(p, q) for p in scores[pos] for q in scores[~pos]]
+        expected = sum(1.0 if p > q else 0.5 if p == q else 0.0 for p, q in pairs) / len(pairs)
+        assert roc_auc(pos, scores) == pytest.approx(expected)
+    assert roc_auc([True, False], [0.9, 0.1]) == 1.0 and roc_auc([True, False], [0.1, 0.9]) == 0.0
+    with pytest.raises(ValueError, match="positive and negative"):
+        roc_auc([True, True], [0.1, 0.2])
+
+
+def test_classification_scores_add_auc_for_two_classes_only():
+    gold = ["0", "1", "0", "1"]
+    probs = np.array([[0.8, 0.2], [0.6, 0.4], [0.7, 0.3], [0.9, 0.1]])
+    s = classification_scores(gold, ["0"] * 4, ["0", "1"], probs)
+    assert s["accuracy"] == 0.5 and s["auc"] == pytest.approx(0.5)  # majority class, ranking 2 of 4 pairs right
+    assert "auc" not in classification_scores(gold, ["0"] * 4, ["0", "1"])
+    assert "auc" not in classification_scores(["0"] * 4, ["0"] * 4, ["0", "1"], probs)
+    assert "auc" not in classification_scores(["a", "b", "c"], ["a"] * 3, ["a", "b", "c"], np.full((3, 3), 1 / 3))

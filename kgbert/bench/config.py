@@ -18,7 +18,8 @@ A bench config (YAML)::
       financial_ner:
         run: {task: {type: token}, data: {format: ner_tsv, train: ..., dev: ...}}
         split: dev                     # the split the table reports (default: test, else dev)
-        metric: f1                     # default: f1 (token), macro_f1 (relation), accuracy
+        metric: f1                     # default: f1 (token), macro_f1 (relation), loose_micro_f1 (multi-label typing), accuracy
+        also: [precision, recall]      # further metrics of the same split, in columns beside the score
         paper: {bert: 86.1, kbert_fin: 87.4-87.6}   # reported figures, shown beside ours
         paper_note: Google BERT-base backbone (K-BERT paper, Table 3)
         encoder_overrides:             # row glob -> fragment merged over those rows in this task only
@@ -55,6 +56,7 @@ class TaskEntry:
     run: dict[str, Any] = field(default_factory=dict)
     split: Optional[str] = None  # test (default when the task has a labelled test split) or dev
     metric: Optional[str] = None
+    also: list[str] = field(default_factory=list)  # further metrics of the reported split, shown beside it
     paper: dict[str, Any] = field(default_factory=dict)  # encoder row -> reported figure (number or text)
     paper_note: Optional[str] = None
     # encoder-row glob (fnmatch, e.g. "kbert_*") -> run-config fragment merged over the matching rows
@@ -175,4 +177,4 @@ def task_split(entry: TaskEntry, run: RunConfig) -> str:
 def task_metric(entry: TaskEntry, run: RunConfig) -> str:
     from kgbert.training.tasks import TaskSpec
 
-    return entry.metric or TaskSpec(run.task.type, ["_"]).default_metric
+    return entry.metric or TaskSpec(run.task.type, ["_"], multi_label=run.task.multi_label).default_metric

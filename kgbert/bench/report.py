@@ -65,6 +65,11 @@ def summarize(cfg: BenchConfig, records: Sequence[dict]) -> list[dict[str, Any]]
             for k in COST_KEYS:
                 row[k] = _median(r.get(k) for r in ok)
             eval_split = row["split"]
+            row["also"] = {}
+            for m in entry.also:  # further metrics of the same split (cells that lack one are left out)
+                more = [100.0 * r["scores"][eval_split][m] for r in ok if m in r.get("scores", {}).get(eval_split, {})]
+                row["also"][m] = {"n": len(more), "mean": statistics.fmean(more) if more else None,
+                                  "std": (statistics.stdev(more) if len(more) > 1 else 0.0) if more else None}
             row["train_cut_examples"] = _cut_share(ok, ["train"], "examples")
             row["eval_cut_examples"] = _cut_share(ok, [eval_split], "examples")
             row["eval_cut_tokens"] = _cut_share(ok, [eval_split], "tokens")
@@ -148,10 +153,12 @@ def render_markdown(cfg: BenchConfig, rows: Sequence[dict], records: Sequence[di
         trows = [r for r in rows if r["task"] == task]
         if not trows:
             continue
-        lines += [f"## {task}", "", "| " + " | ".join(MD_COLUMNS) + " |", "|" + "---|" * len(MD_COLUMNS)]
+        columns = MD_COLUMNS[:4] + [f"{m} (mean ± std, %)" for m in entry.also] + MD_COLUMNS[4:]
+        lines += [f"## {task}", "", "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
         for r in trows:
             params = None if r["n_parameters"] is None else r["n_parameters"] / 1e6
-            cells = [r["encoder"], r["split"], r["metric"], fmt_score(r), str(r["n"]),
+            also = ["–" if r["also"][m]["mean"] is None else fmt_score({**r["also"][m], "best": False}) for m in entry.also]
+            cells = [r["encoder"], r["split"], r["metric"], fmt_score(r), *also, str(r["n"]),
                      "–" if r["paper"] is None else str(r["paper"]), _num(r["train_wall_s"]), _num(r["train_seq_per_s"]),
                      _num(r["train_tokens_per_s"], 0), _num(r["infer_seq_per_s"]), _num(r["infer_tokens_per_s"], 0),
                      _num(r["peak_rss_mb"], 0), _num(params, 2), _pct(r["train_cut_examples"]),

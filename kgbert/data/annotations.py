@@ -165,12 +165,16 @@ def annotate_examples(
     return out
 
 
-def annotation_cache_key(split_path: str | os.PathLike, limit: int | None, fingerprint: dict[str, Any]) -> str:
-    """Cache key of one split's annotations: the split file's content, the example limit and the
-    annotator fingerprint."""
+def annotation_cache_key(examples: Sequence[Example], fingerprint: dict[str, Any]) -> str:
+    """Cache key of one split's annotations: the annotator fingerprint and the texts of the examples
+    annotated, in order (so a dev carved from train, another limit or another file each get their own
+    entry, and an unchanged split keeps its entry whatever the file is called)."""
     h = hashlib.sha256()
-    h.update(json.dumps({"limit": limit, **fingerprint}, sort_keys=True, default=str).encode())
-    h.update(file_sha256(split_path).encode())
+    h.update(json.dumps(fingerprint, sort_keys=True, default=str).encode())
+    for ex in examples:
+        h.update(b"\x1e" + ex.text_a.encode())
+        if ex.text_b is not None:
+            h.update(b"\x1f" + ex.text_b.encode())
     return h.hexdigest()
 
 

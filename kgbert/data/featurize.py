@@ -18,6 +18,9 @@ tokenizer's own output, computed through the cached :class:`~kgbert.data.fast_to
 
 - ``sequence``/``pair``: the tokenizer's own WordPiece (one token per CJK character), ``[CLS] a
   [SEP]`` or ``[CLS] a [SEP] b [SEP]``; over-long pairs are truncated longest-first.
+- ``entity_typing``: as ``sequence`` (the text with its mention marked); the label is one type
+  id, or with ``multi_label`` (:func:`build_featurizer`) a multi-hot row over the types (the
+  head then uses one sigmoid per type).
 - ``token`` (NER): one input token per original token (usually a character): a vocab lookup of the
   token, then of the token as the tokenizer normalises it (lower case, accents stripped), else
   ``[UNK]``. Labels are -100 on ``[CLS]``, ``[SEP]`` and padding. ``token_map`` gives, per
@@ -185,6 +188,9 @@ class Featurizer:
 
     model_input_names: tuple[str, ...] = ("input_ids", "attention_mask", "token_type_ids")
     """The keys :meth:`collate` returns (besides ``labels``): the model's forward inputs."""
+    multi_label: bool = False
+    """Task ``entity_typing`` with several types per mention: labels are multi-hot rows (set by
+    :func:`build_featurizer`)."""
 
     def __init__(self, tokenizer, *, task: str, label_list: Sequence[str], max_length: int, kg: Any = None) -> None:
         if task not in TASKS:
@@ -242,9 +248,16 @@ class Featurizer:
         return ids  # type: ignore[return-value]  # no None left
 
     # ------------------------------------------------------------------ labels
-    def encode_label(self, example: Example) -> int | None:
+    def encode_label(self, example: Example) -> int | list[int] | None:
         if example.label is None:
             return None
+        if self.multi_label:
+            row = [0] * len(self.label_list)
+            for t in example.types:
+                if t not in self.label2id:
+                    raise FeaturizeError(f"{_where(example)}: unknown type {t!r}; known: {self.label_list}")
+                row[self.label2id[t]] = 1
+            return row
         try:
             return self.label2id[example.label]
         except KeyError:
@@ -391,8 +404,8 @@ class Featurizer:
                     [f["labels"] + [IGNORE_INDEX] * (width - n) for f, n in zip(features, lengths)],
                     dtype=torch.long,
                 )  # (B, L)
-            else:
-                batch["labels"] = torch.tensor([f["labels"] for f in features], dtype=torch.long)  # (B,)
+            else:  # (B,) class ids, or (B, C) multi-hot rows (multi-label typing)
+                batch["labels"] = torch.tensor([f["labels"] for f in features], dtype=torch.long)
         return batch
 
     def _set_backend(self) -> None:
@@ -425,13 +438,15 @@ def build_featurizer(
     label_list: Sequence[str],
     max_length: int,
     kg=None,
+    multi_label: bool = False,
     **encoder_options: Any,
 ) -> Featurizer:
     """Build the featuriser of a registered ``encoder`` (see module docstring and :mod:`kgbert.registry`).
 
     ``kg`` is a :class:`knowledge.KnowledgeGraph` (used by knowledge encoders, ignored by the
-    others). ``encoder_options`` are the encoder's featuriser options; its model options (e.g.
-    K-BERT's ``use_vm``) are accepted and ignored, so one options dict can be given to both
+    others). ``multi_label`` (task ``entity_typing`` only): labels are multi-hot type rows.
+    ``encoder_options`` are the encoder's featuriser options; its model options (e.g. K-BERT's
+    ``use_vm``) are accepted and ignored, so one options dict can be given to both
     :func:`build_featurizer` and :func:`kgbert.models.build_model`.
     """
     spec = get_encoder(encoder)
@@ -441,8 +456,12 @@ def build_featurizer(
         raise ValueError(
             f"unknown option(s) {sorted(unknown)} for the {encoder!r} featuriser; known: {sorted(spec.featurizer_options)}"
         )
+    if multi_label and task != "entity_typing":
+        raise ValueError(f"multi_label is an option of task 'entity_typing', not {task!r}")
     used = {k: v for k, v in encoder_options.items() if k in spec.featurizer_options}
-    return cls(tokenizer, task=task, label_list=label_list, max_length=max_length, kg=kg, **used)
+    feat = cls(tokenizer, task=task, label_list=label_list, max_length=max_length, kg=kg, **used)
+    feat.multi_label = bool(multi_label)
+    return feat
 
 
 def _cumulative_starts(tokens: Sequence[str]) -> list[int]:

@@ -30,21 +30,34 @@ Formats (``data.format`` in a run config):
   a line, ``types`` separated by ``|`` (one or several). The first occurrence of ``mention`` is
   wrapped in markers (default ``$``); ``text_a`` is the marked sentence, ``label`` the types as
   given (``|``-joined), ``meta`` holds ``types`` (a list), ``span`` (in the unmarked sentence) and
-  ``sentence``. Read as task ``sequence``; :func:`typing_targets` makes the multi-hot labels of
-  the ``entity_typing`` head.
+  ``sentence``. Read as task ``entity_typing`` (one or several types; ``task.multi_label``) or
+  ``sequence`` (the ``|``-joined types as one class); :func:`typing_targets` makes multi-hot rows.
+- ``ner_mentions``: entity typing **derived** from any NER set (FIGER-style, the way FIGER turns
+  Wikipedia anchors into typed mentions): every gold mention of every sentence becomes one
+  example, the sentence with that mention wrapped in markers (default ``$``) and the mention's
+  NER type as its single label (coarse, single-label typing: as many types as the NER set has).
+  Reader options: ``source_format`` (the NER file's format, one of the token formats, default
+  ``ner_tsv``; its own options pass through, e.g. ``scheme``), ``markers``, ``context`` (characters
+  kept on each side of the mention, default the whole sentence: long sentences cut by
+  ``max_length`` could otherwise lose the mention). ``source`` is the sentence's ``file:line``;
+  ``meta`` holds ``types``, ``span`` (in the unmarked sentence), ``sentence``, ``mention`` (its
+  index in the sentence) and ``id`` (``line:mention``). Malformed NER input is reported by the
+  NER reader (``file:line``); a file without a single mention is an error.
 """
 from __future__ import annotations
 
 import json
 import os
+from itertools import accumulate
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
 from kgbert.data.example import Example
-from kgbert.metrics import bmes_to_bio
+from kgbert.metrics import bmes_to_bio, get_entities
 
-FORMATS = ("tsv", "jsonl", "ner_tsv", "conll", "cluener", "spans_jsonl", "csv", "relation_tsv", "typing_tsv")
+FORMATS = ("tsv", "jsonl", "ner_tsv", "conll", "cluener", "spans_jsonl", "csv", "relation_tsv", "typing_tsv", "ner_mentions")
 TOKEN_FORMATS = ("ner_tsv", "conll", "cluener", "spans_jsonl")
+TYPING_FORMATS = ("typing_tsv", "ner_mentions")
 
 
 class DataError(ValueError):
@@ -205,9 +218,13 @@ def read_examples(path: str | os.PathLike, fmt: str, task: str, **options) -> li
     if fmt in TOKEN_FORMATS and task != "token":
         raise ValueError(f"format {fmt!r} is for task 'token', not {task!r}")
     if fmt not in TOKEN_FORMATS and task == "token":
-        raise ValueError(f"format {fmt!r} is for tasks 'sequence'/'pair'/'relation', not 'token'")
+        raise ValueError(f"format {fmt!r} is not for task 'token' (the NER formats: {TOKEN_FORMATS})")
     if (fmt == "relation_tsv") != (task == "relation"):
         raise ValueError(f"task 'relation' is read with format 'relation_tsv' (got format {fmt!r}, task {task!r})")
+    if task == "entity_typing" and fmt not in TYPING_FORMATS:
+        raise ValueError(f"task 'entity_typing' is read with a typing format {TYPING_FORMATS}, not {fmt!r}")
+    if fmt in TYPING_FORMATS and task not in ("entity_typing", "sequence"):
+        raise ValueError(f"format {fmt!r} is read as task 'entity_typing' (or 'sequence'), not {task!r}")
     if fmt == "tsv":
         it: Iterable[Example] = read_tsv(path, task=task, **options)
     elif fmt == "jsonl":
@@ -225,9 +242,9 @@ def read_examples(path: str | os.PathLike, fmt: str, task: str, **options) -> li
     elif fmt == "relation_tsv":
         it = read_relation_tsv(path, **options)
     elif fmt == "typing_tsv":
-        if task != "sequence":
-            raise ValueError(f"format 'typing_tsv' is read as task 'sequence', not {task!r}")
         it = read_typing_tsv(path, **options)
+    elif fmt == "ner_mentions":
+        it = read_ner_mentions(path, **options)
     else:
         raise ValueError(f"unknown data format {fmt!r}; expected one of {FORMATS}")
     out = list(it)
@@ -237,10 +254,13 @@ def read_examples(path: str | os.PathLike, fmt: str, task: str, **options) -> li
 
 
 def collect_labels(examples: Sequence[Example], task: str) -> list[str]:
-    """The label list seen in ``examples``: sorted classes, or for tags ``O`` first then sorted."""
+    """The label list seen in ``examples``: sorted classes (entity typing: sorted types), or for
+    tags ``O`` first then sorted."""
     if task == "token":
         seen = {t for ex in examples for t in (ex.tags or [])}
         return ["O"] + sorted(seen - {"O"})
+    if task == "entity_typing":
+        return sorted({t for ex in examples if ex.label is not None for t in ex.types})
     labels = {ex.label for ex in examples if ex.label is not None}
     return sorted(labels, key=lambda s: (not s.lstrip("-").isdigit(), int(s) if s.lstrip("-").isdigit() else 0, s))
 
@@ -253,6 +273,10 @@ def check_labels(examples: Sequence[Example], label_list: Sequence[str], task: s
             for i, t in enumerate(ex.tags or []):
                 if t not in known:
                     raise DataError(f"{ex.source}: unknown tag {t!r} at token {i} (known: {sorted(known)})")
+        elif task == "entity_typing":
+            for t in ex.types if ex.label is not None else []:
+                if t not in known:
+                    raise DataError(f"{ex.source}: unknown type {t!r} (known: {list(label_list)})")
         elif ex.label is not None and ex.label not in known:
             raise DataError(f"{ex.source}: unknown label {ex.label!r} (known: {list(label_list)})")
 
@@ -471,8 +495,49 @@ def read_typing_tsv(path: str | os.PathLike, *, markers: Sequence[str] = ("$", "
         if start < 0:
             raise DataError(f"{src}: mention {mention!r} is not found in the sentence")
         end = start + len(mention)
-        yield Example(text_a=sentence[:start] + markers[0] + mention + markers[1] + sentence[end:], label="|".join(types),
+        yield Example(text_a=mark_mention(sentence, start, end, markers), label="|".join(types),
                       source=src, meta={"types": types, "span": [start, end], "sentence": sentence})
+
+
+def mark_mention(sentence: str, start: int, end: int, markers: Sequence[str] = ("$", "$"), context: int | None = None) -> str:
+    """``sentence`` with ``[start, end)`` wrapped in ``markers``; with ``context``, only that many
+    characters are kept on each side of the mention."""
+    left = sentence[:start] if context is None else sentence[max(0, start - context):start]
+    right = sentence[end:] if context is None else sentence[end:end + context]
+    return left + markers[0] + sentence[start:end] + markers[1] + right
+
+
+def read_ner_mentions(
+    path: str | os.PathLike,
+    *,
+    source_format: str = "ner_tsv",
+    markers: Sequence[str] = ("$", "$"),
+    context: int | None = None,
+    **source_options,
+) -> Iterator[Example]:
+    """Typing examples derived from an NER file: one per gold mention (see module notes)."""
+    if source_format not in TOKEN_FORMATS:
+        raise ValueError(f"source_format must be an NER format {TOKEN_FORMATS}, got {source_format!r}")
+    if len(markers) != 2 or not all(isinstance(m, str) and m for m in markers):
+        raise ValueError(f"markers must be 2 non-empty strings (open, close), got {markers!r}")
+    if context is not None and (isinstance(context, bool) or not isinstance(context, int) or context < 0):
+        raise ValueError(f"context must be an int >= 0 (characters each side) or None, got {context!r}")
+    n = 0
+    for sent in read_examples(path, source_format, "token", **source_options):
+        if sent.tags is None:
+            raise DataError(f"{sent.source}: unlabelled sentence (ner_mentions needs gold NER tags)")
+        tokens = sent.tokens or []
+        offsets = [0, *accumulate(len(t) for t in tokens)]
+        sentence = "".join(tokens)
+        line = (sent.source or "").rsplit(":", 1)[-1]
+        for k, (typ, s, e) in enumerate(get_entities(sent.tags)):
+            start, end = offsets[s], offsets[e]
+            n += 1
+            yield Example(text_a=mark_mention(sentence, start, end, markers, context), label=typ, source=sent.source,
+                          meta={"types": [typ], "span": [start, end], "sentence": sentence, "mention": k,
+                                "id": f"{line}:{k}"})
+    if n == 0:
+        raise DataError(f"{path}: no entity mentions (every sentence is tagged O only)")
 
 
 def _tsv_fields(path: str | os.PathLike, names: Sequence[str]) -> Iterator[tuple[str, list[str]]]:
@@ -498,12 +563,12 @@ def _tsv_fields(path: str | os.PathLike, names: Sequence[str]) -> Iterator[tuple
 def typing_targets(examples: Sequence[Example], type_list: Sequence[str] | None = None) -> tuple[list[str], list[list[float]]]:
     """(the type list: given, or every type seen, sorted; one multi-hot row per example) for the
     ``entity_typing`` head. A type not in a given list is a :class:`DataError` naming the example."""
-    types = list(type_list) if type_list is not None else sorted({t for ex in examples for t in ex.meta.get("types", [])})
+    types = list(type_list) if type_list is not None else sorted({t for ex in examples for t in ex.types})
     index = {t: i for i, t in enumerate(types)}
     rows = []
     for ex in examples:
         row = [0.0] * len(types)
-        for t in ex.meta.get("types", []):
+        for t in ex.types:
             if t not in index:
                 raise DataError(f"{ex.source}: type {t!r} is not in the type list")
             row[index[t]] = 1.0

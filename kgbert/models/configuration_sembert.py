@@ -5,6 +5,7 @@ from transformers import BertConfig
 
 LABEL_ENCODERS = ("bigru", "linear")
 LABEL_INITS = ("torch", "bert")
+LABEL_POOLINGS = ("cls", "mean")
 
 
 class SemBertConfig(BertConfig):
@@ -30,6 +31,11 @@ class SemBertConfig(BertConfig):
             like every BERT layer (the reference code): with four such layers in a row the label
             half starts about 2,700x smaller than BERT's (measured on the shipped backbone) and its
             gradients vanish, so at small fine-tuning budgets the trained model ignores its frames.
+        label_pooling: the label representation a sequence/pair head reads. "cls" (default, the
+            paper): the ``[CLS]`` word's, which carries the frames only through the backward GRU (the
+            forward GRU and the linear variant have seen nothing but ``[CLS]`` there). "mean": the mean
+            over every real word of the example (padding words excluded), so every word's roles reach
+            the classifier directly. Token heads read each word's own vector either way.
         **kwargs: everything :class:`~transformers.BertConfig` takes.
     """
 
@@ -42,3 +48,4 @@ class SemBertConfig(BertConfig):
     label_encoder: str = "bigru"
     word_cnn_kernel: int = 3
     label_init: str = "torch"
+    label_pooling: str = "cls"

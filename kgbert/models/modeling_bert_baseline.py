@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from kgbert.models.configuration_bert_baseline import BertBaselineConfig
 from kgbert.models.modeling_base import (
+    EncoderForEntityTyping,
     EncoderForMaskedLM,
     EncoderForSequenceClassification,
     EncoderForTokenClassification,
@@ -29,11 +30,16 @@ class BertBaselineForTokenClassification(BertBaselinePreTrainedModel, EncoderFor
     """BERT + per-position classifier (NER)."""
 
 
+class BertBaselineForEntityTyping(BertBaselinePreTrainedModel, EncoderForEntityTyping):
+    """BERT + entity-typing head on the pooled ``[CLS]`` of the marked text (the control for ERNIE's typing)."""
+
+
 class BertBaselineForMaskedLM(BertBaselinePreTrainedModel, EncoderForMaskedLM):
     """BERT + BERT's MLM head (tied to the word embeddings), the loss only at labelled positions."""
 
 
 __all__ = [
+    "BertBaselineForEntityTyping",
     "BertBaselineForMaskedLM",
     "BertBaselinePreTrainedModel",
     "BertBaselineForSequenceClassification",

@@ -24,6 +24,7 @@ from transformers.modeling_outputs import BaseModelOutputWithPoolingAndCrossAtte
 from kgbert.models.configuration_kbert import KBertConfig
 from kgbert.models.modeling_base import (
     EncoderForMaskedLM,
+    EncoderForEntityTyping,
     EncoderForSequenceClassification,
     EncoderForTokenClassification,
     KgEncoderPreTrainedModel,
@@ -97,6 +98,10 @@ class KBertForSequenceClassification(KBertPreTrainedModel, EncoderForSequenceCla
     """K-BERT + pooled-[CLS] classifier, for single sentences and sentence pairs."""
 
 
+class KBertForEntityTyping(KBertPreTrainedModel, EncoderForEntityTyping):
+    """K-BERT + entity-typing head on the pooled ``[CLS]`` of the marked sentence tree."""
+
+
 class KBertForTokenClassification(KBertPreTrainedModel, EncoderForTokenClassification):
     """K-BERT + per-position classifier (NER); injected positions carry label -100."""
 
@@ -111,6 +116,7 @@ __all__ = [
     "knowledge_visible_mask",
     "visible_to_additive_mask",
     "KBertPreTrainedModel",
+    "KBertForEntityTyping",
     "KBertForSequenceClassification",
     "KBertForTokenClassification",
 ]

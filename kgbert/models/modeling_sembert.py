@@ -27,7 +27,8 @@ otherwise):
 
    - sequence / pair: ``[tanh(P_bert Wd[:, 0]); tanh(P_label Lb[:, 0])]`` (the ``[CLS]`` word;
      ``P_bert`` is BERT's own pooler, loaded from the checkpoint; the reference uses one dense
-     layer over the concatenation instead),
+     layer over the concatenation instead); with ``label_pooling="mean"`` the label half reads
+     ``mean_w Lb[:, w]`` over the example's real words instead of ``Lb[:, 0]`` (:func:`label_summary`),
    - token: ``[H_t; Lb[word(t)]]`` per token: the word-level label representation is mapped back
      to the word's characters. The token's own vector stands in for the pooled word vector because
      character-level tags (``B-X I-X`` inside one word) need a different output per character.
@@ -57,7 +58,7 @@ from transformers.modeling_outputs import (
     TokenClassifierOutput,
 )
 
-from kgbert.models.configuration_sembert import LABEL_ENCODERS, LABEL_INITS, SemBertConfig
+from kgbert.models.configuration_sembert import LABEL_ENCODERS, LABEL_INITS, LABEL_POOLINGS, SemBertConfig
 from kgbert.models.heads import SequenceClassificationHead, TokenClassificationHead
 from kgbert.models.modeling_base import KgEncoderPreTrainedModel
 
@@ -159,6 +160,16 @@ class SemanticLabelEncoder(nn.Module):
         return self.fuse(frames)  # (B, W, R)
 
 
+def label_summary(roles: torch.Tensor, role_ids: torch.Tensor, pooling: str) -> torch.Tensor:
+    """Label representation per example (B, R) from per-word ones ``roles`` (B, W, R): the ``[CLS]``
+    word's (``"cls"``) or the mean over real words (``"mean"``; a word is real when any frame gives it
+    a non-padding role id, so padded words never count)."""
+    if pooling == "cls":
+        return roles[:, 0]
+    real = (role_ids > 0).any(dim=1).to(roles.dtype).unsqueeze(-1)  # (B, W, 1)
+    return (roles * real).sum(dim=1) / real.sum(dim=1).clamp(min=1.0)  # (B, R)
+
+
 def mark_label_branch(module: nn.Module) -> None:
     """Mark ``module`` and its children as the label branch (see ``SemBertConfig.label_init``)."""
     for m in module.modules():
@@ -250,6 +261,9 @@ class SemBertForSequenceClassification(SemBertPreTrainedModel):
         R = int(config.role_hidden_size)
         self.label_pooler = nn.Linear(R, R)
         mark_label_branch(self.label_pooler)
+        self.label_pooling = getattr(config, "label_pooling", "cls")
+        if self.label_pooling not in LABEL_POOLINGS:
+            raise ValueError(f"label_pooling must be one of {LABEL_POOLINGS}, got {self.label_pooling!r}")
         self.head = SequenceClassificationHead(_head_config(config))  # type: ignore[arg-type]
         self.post_init()
 
@@ -278,7 +292,7 @@ class SemBertForSequenceClassification(SemBertPreTrainedModel):
         pooler = self.bert.pooler
         assert pooler is not None
         word_part = pooler.activation(pooler.dense(words[:, 0]))  # (B, D) BERT's pooler on the [CLS] word
-        label_part = torch.tanh(self.label_pooler(roles[:, 0]))  # (B, R)
+        label_part = torch.tanh(self.label_pooler(label_summary(roles, role_ids, self.label_pooling)))  # (B, R)
         res = self.head(torch.cat([word_part, label_part], dim=-1), labels)  # logits (B, C)
         res.hidden_states, res.attentions = out.hidden_states, out.attentions
         return res
@@ -323,6 +337,7 @@ __all__ = [
     "SemBertForSequenceClassification",
     "SemBertForTokenClassification",
     "SemBertPreTrainedModel",
+    "label_summary",
     "reverse_within_length",
     "word_cnn_max_pool",
 ]

@@ -37,14 +37,18 @@ class TaskConfig:
     type: TaskType = "sequence"
     # relation: a marked (head, tail) entity pair in one sentence -> relation (read with
     # format relation_tsv, which inserts entity markers; classified like "sequence")
-    labels: Optional[list[str]] = None  # default: collected from the train split
+    labels: Optional[list[str]] = None  # default: collected from the train split (entity_typing: the types)
+    # entity_typing: a marked mention -> its type (read with format typing_tsv or ner_mentions, the
+    # latter derived from an NER set); multi_label: several types per mention (one sigmoid per type)
+    multi_label: bool = False
 
 
 @dataclass
 class DataConfig:
     """Where the examples come from (see :mod:`kgbert.data.readers`)."""
 
-    format: Literal["tsv", "jsonl", "ner_tsv", "conll", "cluener", "spans_jsonl", "csv", "relation_tsv"] = "tsv"
+    format: Literal["tsv", "jsonl", "ner_tsv", "conll", "cluener", "spans_jsonl", "csv", "relation_tsv", "typing_tsv",
+                    "ner_mentions"] = "tsv"
     train: Optional[str] = None
     dev: Optional[str] = None
     test: Optional[str] = None
@@ -105,7 +109,7 @@ class TrainingConfig:
     eval_steps: Optional[int] = None  # also the save interval when eval_strategy=steps
     logging_steps: int = 50
     save_total_limit: int = 2
-    metric_for_best: Optional[str] = None  # default: f1 (token), accuracy (sequence/pair)
+    metric_for_best: Optional[str] = None  # default: f1 (token), accuracy (sequence/pair/typing), macro_f1 (relation), loose_micro_f1 (multi-label typing)
     bf16: bool = False
     fp16: bool = False
     num_workers: int = 0

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Sequence
 
 SPLIT_METRICS = {"token": ("precision", "recall", "f1"), "sequence": ("accuracy", "macro_f1"), "pair": ("accuracy", "macro_f1"),
-                 "relation": ("accuracy", "macro_f1")}
+                 "relation": ("accuracy", "macro_f1"), "entity_typing": ("accuracy", "macro_f1")}
+MULTI_LABEL_METRICS = ("accuracy", "loose_macro_f1", "loose_micro_f1")  # multi-label entity typing (ERNIE's FIGER columns)
 
 
 def load_group(path: str | Path) -> list[dict]:
@@ -39,7 +40,8 @@ def summarize(groups: dict[str, list[dict]], split: str = "test") -> dict[str, d
     for name, runs in groups.items():
         if not runs:
             continue
-        keys = SPLIT_METRICS.get(runs[0].get("task", "token"), ("f1",))
+        multi = "loose_micro_f1" in runs[0].get(split, runs[0].get("dev", {}))
+        keys = MULTI_LABEL_METRICS if multi else SPLIT_METRICS.get(runs[0].get("task", "token"), ("f1",))
         row: dict = {"n": len(runs), "seeds": [r.get("seed") for r in runs]}
         for k in keys:
             vals = [100.0 * r[split][k] for r in runs if k in r.get(split, {})]

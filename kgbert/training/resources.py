@@ -108,9 +108,9 @@ def attach_annotations(
         elif data.annotate and components:
             if fingerprint is None:
                 fingerprint = annotator_fingerprint(components, kg_path, data.annotator_options)
-            limit = data.limit_train if name == "train" else data.limit_eval
-            key = annotation_cache_key(getattr(data, name), limit, fingerprint)
-            cache = Path(data.annotation_cache_dir) / f"{Path(getattr(data, name)).stem}-{key[:16]}.jsonl"
+            source = getattr(data, name) or data.train  # a dev carved from train (data.dev_fraction)
+            key = annotation_cache_key(exs, fingerprint)
+            cache = Path(data.annotation_cache_dir) / f"{Path(source).stem}-{name}-{key[:16]}.jsonl"
             out[name] = annotate_examples(
                 exs, components, kg_path=kg_path, cache_path=cache, options=data.annotator_options,
                 progress=progress, desc=f"annotate {name}",

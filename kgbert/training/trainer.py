@@ -74,13 +74,6 @@ def featurize(featurizer: Any, examples: Sequence[Example], desc: str, progress:
     return out
 
 
-def _argmax(logits: Any, labels: Any) -> torch.Tensor:
-    """``preprocess_logits_for_metrics``: keep class ids only (memory: no (N, L, C) logits)."""
-    if isinstance(logits, (tuple, list)):
-        logits = logits[0]
-    return logits.argmax(dim=-1)
-
-
 class SplitMetrics:
     """``compute_metrics`` that decodes against the split currently being evaluated."""
 
@@ -93,11 +86,16 @@ class SplitMetrics:
         split = self.split
         if split is None:
             raise RuntimeError("SplitMetrics.split is not set")
-        preds = self.task.decode(np.asarray(ep.predictions), split.features, split.examples)
+        out = np.asarray(ep.predictions)
+        probs = None
+        if self.task.type != "token" and not self.task.multi_label and out.ndim == 2:
+            # (N, 1 + C) from TaskSpec.reduce_logits: class id, class probabilities
+            out, probs = out[:, 0].astype(np.int64), out[:, 1:]
+        preds = self.task.decode(out, split.features, split.examples)
         self.last_preds = preds
         if any((ex.tags if self.task.type == "token" else ex.label) is None for ex in split.examples):
             return {}
-        return self.task.score(split.examples, preds)
+        return self.task.score(split.examples, preds, probs)
 
 
 class KgTrainer(Trainer):
@@ -164,6 +162,14 @@ def load_splits(config: RunConfig) -> tuple[dict[str, list[Example]], list[str]]
             splits[name] = splits[name][: limits[name]]
     if task == "token" and "O" not in labels:
         raise ConfigError("task.labels must contain 'O' for token classification")
+    if config.task.multi_label and task != "entity_typing":
+        raise ConfigError(f"task.multi_label is an option of task 'entity_typing', not {task!r}")
+    if task == "entity_typing" and not config.task.multi_label:
+        for exs in splits.values():
+            several = next((ex for ex in exs if len(ex.types) > 1), None)
+            if several is not None:
+                raise DataError(f"{several.source}: {len(several.types)} types {several.types} for one mention; "
+                                "set task.multi_label: true for multi-label typing")
     for name, exs in splits.items():
         if name == "test" and not d.test_has_labels:
             continue
@@ -269,7 +275,7 @@ def run_training(
     progress = config.training.progress
 
     splits, labels = load_splits(config)
-    task = TaskSpec(task_type, labels)
+    task = TaskSpec(task_type, labels, multi_label=config.task.multi_label)
     model_task = task.model_task  # relation -> sequence: the marked sentence is classified
     metric = config.training.metric_for_best or task.default_metric
     args = training_arguments(config, run_dir, "dev" in splits, metric)
@@ -293,7 +299,7 @@ def run_training(
     tokenizer = load_tokenizer(backbone)
     featurizer = build_featurizer(
         config.model.encoder, tokenizer, task=model_task, label_list=labels,
-        max_length=config.data.max_length, kg=kg, **config.model.featurizer,
+        max_length=config.data.max_length, kg=kg, multi_label=task.multi_label, **config.model.featurizer,
     )
     featurizer.fit(splits["train"])  # options learnt from the training texts (e.g. K-BERT's max_df)
     datasets = {}
@@ -322,7 +328,7 @@ def run_training(
         split_metrics=split_metrics,
         loss_fn=loss_fn,
         callbacks=[JsonlLogCallback(run_dir / "train_log.jsonl"), *callbacks],
-        preprocess_logits_for_metrics=_argmax,
+        preprocess_logits_for_metrics=task.reduce_logits,
     )
     train_out = trainer.train(resume_from_checkpoint=resume_from)
 
@@ -362,6 +368,7 @@ def run_training(
         _write_json(tmp_best / "kg.json", kg_info(kg_path, config.kg))
         _write_json(tmp_best / "kgbert.json", {
             "encoder": config.model.encoder, "task": model_task, "run_task": task_type, "labels": labels,
+            "multi_label": task.multi_label,
             "max_length": config.data.max_length, "featurizer": featurizer.saved_options(config.model.featurizer),
             "model_options": config.model.options, "annotators": list(needed),
         })
@@ -378,13 +385,11 @@ def run_training(
 def load_best(run_dir: str | os.PathLike):
     """Reload ``run_dir/best``: (model, tokenizer, info from kgbert.json)."""
     import kgbert.models  # noqa: F401  (registers the Auto classes)
-    from transformers import AutoModelForSequenceClassification, AutoModelForTokenClassification
-
     from kgbert.checkpoints import load_tokenizer
+    from kgbert.registry import auto_class_for_task
 
     best = Path(run_dir) / "best"
     with open(best / "kgbert.json", encoding="utf-8") as fh:
         info = json.load(fh)
-    auto = AutoModelForTokenClassification if info["task"] == "token" else AutoModelForSequenceClassification
-    model = auto.from_pretrained(str(best), local_files_only=True)
+    model = auto_class_for_task(info["task"]).from_pretrained(str(best), local_files_only=True)
     return model, load_tokenizer(best), info

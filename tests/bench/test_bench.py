@@ -179,3 +179,25 @@ def test_per_task_encoder_overrides(tmp_path):
     raw["tasks"]["pair"]["encoder_overrides"] = {"kbert": {"model": {"fromat": 1}}}
     with pytest.raises(ConfigError, match=r"\[task pair, encoder kbert\]"):
         bench_from_dict(raw)
+
+
+def test_also_metrics_are_summarised_beside_the_score(tmp_path):
+    """``also: [auc]``: the further metric of the reported split, mean ± std over the ok cells, in its own
+    column of results.md and under ``also`` in results.json; cells that lack it are left out of it."""
+    raw = tiny_bench(tmp_path)
+    raw["tasks"]["pair"]["also"] = ["auc", "macro_f1"]
+    cfg = bench_from_dict(raw)
+    records = []
+    for seed, auc in ((1, 0.60), (2, 0.70), (3, None)):
+        test = {"accuracy": 0.5, "macro_f1": 0.4, **({} if auc is None else {"auc": auc})}
+        records.append({"task": "pair", "encoder": "bert", "seed": seed, "split": "test", "metric": "accuracy",
+                        "status": "ok", "score": 0.5, "scores": {"test": test}, "data": {}})
+    result = write_results(cfg, records)
+    row = next(r for r in result["summary"] if r["task"] == "pair")
+    assert row["also"]["auc"] == {"n": 2, "mean": pytest.approx(65.0), "std": pytest.approx(7.0711, abs=1e-4)}
+    assert row["also"]["macro_f1"]["n"] == 3
+    md = (cfg.out_dir / "results.md").read_text(encoding="utf-8")
+    header = next(line for line in md.splitlines() if line.startswith("| encoder"))
+    assert "| score (mean ± std, %) | auc (mean ± std, %) | macro_f1 (mean ± std, %) | n |" in header
+    assert "| bert | test | accuracy | **50.00 ± 0.00** | 65.00 ± 7.07 | 40.00 ± 0.00 | 3 |" in md
+    assert _md_scores(md)[("pair", "bert")] == "**50.00 ± 0.00**"

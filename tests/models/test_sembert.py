@@ -15,7 +15,7 @@ from annotators import Annotation, Argument, Frame
 from kgbert.checkpoints import load_tokenizer, make_random_checkpoint
 from kgbert.data import Example, build_featurizer
 from kgbert.models import build_model
-from kgbert.models.modeling_sembert import reverse_within_length, word_cnn_max_pool
+from kgbert.models.modeling_sembert import label_summary, reverse_within_length, word_cnn_max_pool
 from tests.models._tiny import TEXTS
 
 TINY = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64,
@@ -167,13 +167,14 @@ def model(ckpt, task, **options):
                        backbone_config={"attn_implementation": "eager"}, **options).eval()
 
 
-@pytest.mark.parametrize("task", ["sequence", "pair", "token"])
+@pytest.mark.parametrize("task,label_pooling", [("sequence", "cls"), ("pair", "cls"), ("token", "cls"),
+                                               ("sequence", "mean"), ("pair", "mean")])
 @pytest.mark.parametrize("label_encoder", ["bigru", "linear"])
-def test_padding_does_not_change_outputs(ckpt, task, label_encoder):
+def test_padding_does_not_change_outputs(ckpt, task, label_pooling, label_encoder):
     feat = featurizer(ckpt, task=task)
     exs = examples(task)
     feat.fit(exs)
-    m = model(ckpt, task, label_encoder=label_encoder)
+    m = model(ckpt, task, label_encoder=label_encoder, label_pooling=label_pooling)
     feats = [feat(ex) for ex in exs]
     with torch.no_grad():
         together = m(**{k: v for k, v in feat.collate(feats).items() if k != "labels"}).logits
@@ -271,6 +272,38 @@ def test_label_init_puts_the_label_half_at_berts_scale(ckpt, label_encoder):
     assert label < 1e-3 and label < word / 5
     with pytest.raises(ValueError, match="label_init"):
         model(ckpt, "sequence", label_init="xavier")
+
+
+@pytest.mark.parametrize("label_encoder", ["bigru", "linear"])
+def test_mean_label_pooling_reads_every_real_word(ckpt, label_encoder):
+    """``label_pooling="mean"``: the label summary is the mean of the label encoder's vectors over each
+    example's own words (computed here per example, unpadded); ``"cls"`` is the ``[CLS]`` word's. With
+    the linear encoder (no context across words) a role change on a later word moves the logits under
+    "mean" and leaves them bit-identical under "cls"."""
+    feat = featurizer(ckpt)
+    exs = examples()
+    feat.fit(exs)
+    feats = [feat(ex) for ex in exs]
+    batch = {k: v for k, v in feat.collate(feats).items() if k != "labels"}
+    m = model(ckpt, "sequence", label_encoder=label_encoder, label_pooling="mean")
+    with torch.no_grad():
+        got = label_summary(m.label_encoder(batch["role_ids"]), batch["role_ids"], "mean")
+        for i, f in enumerate(feats):
+            alone = m.label_encoder(torch.tensor([f["role_ids"]]))[0]  # (W_i, R): this example's words only
+            assert torch.allclose(got[i], alone.mean(dim=0), atol=1e-6)
+        assert torch.equal(label_summary(m.label_encoder(batch["role_ids"]), batch["role_ids"], "cls"),
+                           m.label_encoder(batch["role_ids"])[:, 0])
+    if label_encoder != "linear":
+        return
+    changed = dict(batch, role_ids=batch["role_ids"].clone())
+    w = len(feats[0]["role_ids"][0]) - 2  # a real word of example 0, not [CLS]
+    changed["role_ids"][0, :, w] = torch.where(changed["role_ids"][0, :, w] == 1, 3, 1)
+    with torch.no_grad():
+        assert not torch.allclose(m(**batch).logits[0], m(**changed).logits[0], rtol=0, atol=1e-6)
+        cls = model(ckpt, "sequence", label_encoder="linear")
+        assert torch.equal(cls(**batch).logits, cls(**changed).logits)
+    with pytest.raises(ValueError, match="label_pooling"):
+        model(ckpt, "sequence", label_pooling="max")
 
 
 def test_frame_count_mismatch_is_a_clear_error(ckpt):

@@ -85,3 +85,24 @@ def test_annotate_computes_once_and_caches(tmp_path, monkeypatch):
     cfg["overwrite"] = True
     run_training(config_from_dict(cfg))
     assert sorted((tmp_path / "ann_cache").glob("*.jsonl")) == cached
+
+
+def test_annotation_cache_follows_the_examples_annotated(tmp_path):
+    """The cache key is the annotated examples' texts (+ the annotators): a dev carved from train
+    (``data.dev_fraction``, no dev file) is annotated and cached, and another test limit gets its own
+    entry instead of tripping over the first run's (a key from file + ``limit_eval`` gave both runs
+    one entry, and a carved dev had no file to key on)."""
+    cfg = ner_config(tmp_path, encoder="kbert", n_train=16, max_steps=1, epochs=1)
+    cache = tmp_path / "ann_cache"
+    cfg["data"].update(annotate=True, annotation_cache_dir=str(cache), dev=None, dev_fraction=0.25, limit_test=4)
+    run_training(config_from_dict(cfg))
+    names = sorted(p.name.rsplit("-", 1)[0] for p in cache.glob("*.jsonl"))
+    assert names == ["test-test", "train-dev", "train-train"]
+    dev = next(cache.glob("train-dev-*.jsonl")).read_text("utf-8").splitlines()
+    assert len(dev) == 4  # round(0.25 * 16) carved examples, annotated
+    cfg.update(overwrite=True)
+    cfg["data"]["limit_test"] = 6
+    run_training(config_from_dict(cfg))
+    tests = sorted(cache.glob("test-test-*.jsonl"))
+    assert sorted(len(p.read_text("utf-8").splitlines()) for p in tests) == [4, 6]
+    assert len(list(cache.glob("train-*.jsonl"))) == 2  # train and dev reused, not annotated again

@@ -104,6 +104,8 @@ def test_pair_classification_and_unknown_dev_label(tmp_path):
     }
     m = run_training(config_from_dict(cfg))
     assert 0.0 <= m["dev"]["accuracy"] <= 1.0 and "macro_f1" in m["dev"]
+    assert 0.0 <= m["dev"]["auc"] <= 1.0  # two classes: the ROC AUC of the class probabilities
+
     rec = json.loads((tmp_path / "run/predictions/dev.jsonl").read_text().splitlines()[0])
     assert set(rec) >= {"source", "text_a", "text_b", "gold", "pred"}
 
@@ -164,3 +166,28 @@ def test_loss_fn_hook_replaces_the_model_loss(tmp_path):
     best = load_file(str(tmp_path / "run/best/model.safetensors"))
     key = next(k for k in best if k.endswith("word_embeddings.weight"))
     assert torch.equal(best[key], init[key])
+
+
+def test_split_metrics_score_class_probabilities():
+    """Example-level outputs reach the metrics as (class id, probabilities): accuracy from the ids,
+    AUC from the probabilities, whatever the ids say (here all the majority class)."""
+    import types
+
+    import numpy as np
+    import torch
+    from transformers import EvalPrediction
+
+    from kgbert.data.example import Example
+    from kgbert.training.tasks import TaskSpec
+    from kgbert.training.trainer import SplitMetrics
+
+    task = TaskSpec("pair", ["0", "1"])
+    logits = torch.tensor([[2.0, 0.5], [2.0, 1.5], [2.0, 0.0], [2.0, 1.0]])  # argmax 0 everywhere
+    out = task.reduce_logits(logits)
+    assert out.shape == (4, 3) and out[:, 0].tolist() == [0, 0, 0, 0]
+    assert TaskSpec("token", ["O", "B-X"]).reduce_logits(torch.zeros(2, 5, 2)).shape == (2, 5)  # ids only
+    sm = SplitMetrics(task)
+    sm.split = types.SimpleNamespace(features=[{}] * 4, examples=[Example("a", text_b="b", label=g) for g in "0101"])
+    scores = sm(EvalPrediction(predictions=out.numpy(), label_ids=np.zeros(4)))
+    assert scores["accuracy"] == 0.5 and sm.last_preds == ["0"] * 4
+    assert scores["auc"] == 1.0  # the positives (rows 2, 4) have the larger class-1 probabilities
