@@ -38,6 +38,8 @@ _FLAGS = {
     "num_negs": (int, "negatives per positive triple"),
     "optimizer": (str, "optimizer name (adam, adagrad, sgd, ...)"),
     "lr": (float, "learning rate"),
+    "lr_scheduler": (str, "torch LR scheduler name (ExponentialLR, StepLR, MultiStepLR, "
+                          "ReduceLROnPlateau on validation MRR, ...); see --lr-scheduler-kwargs"),
     "batch_size": (int, "training batch size"),
     "epochs": (int, "maximum number of epochs"),
     "eval_every": (int, "evaluate validation MRR every N epochs (early stopping)"),
@@ -66,6 +68,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--force", action="store_true", help="replace an existing export at --out")
     ap.add_argument("--split", help="train,valid,test fractions for --kg (default 0.9,0.05,0.05)")
     ap.add_argument("--model-kwargs", help="JSON object of extra PyKEEN model arguments")
+    ap.add_argument("--lr-scheduler-kwargs", help='JSON object of LR scheduler arguments, e.g. '
+                                                  '\'{"gamma": 0.98}\'')
     ap.add_argument("--quiet", action="store_true", help="no progress bars")
     for name, (typ, help_) in _FLAGS.items():
         ap.add_argument("--" + name.replace("_", "-"), dest=name, type=typ, default=None, help=help_)
@@ -91,6 +95,8 @@ def make_config(args: argparse.Namespace) -> EmbedConfig:
         data["split"] = [float(x) for x in args.split.split(",")]
     if args.model_kwargs:
         data["model_kwargs"] = json.loads(args.model_kwargs)
+    if args.lr_scheduler_kwargs:
+        data["lr_scheduler_kwargs"] = json.loads(args.lr_scheduler_kwargs)
     data.pop("note", None)  # a config file may carry a free-text note
     return EmbedConfig.from_dict(data)
 
@@ -140,6 +146,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "best_epoch": result.best_epoch, "stopped_by": result.stopped_by,
                 "validation_history": result.validation_history,
                 "validation_cpu_seconds": result.validation_cpu_seconds,
+                "validation_lr": result.validation_lr,
                 "seconds": {"train": result.seconds_train, "test_eval": result.seconds_eval,
                             "total": seconds},
                 "cpu_seconds": {"train": result.cpu_seconds_train,

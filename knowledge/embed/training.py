@@ -54,6 +54,8 @@ def quiet_library_logs() -> None:
             logging.getLogger(name).setLevel(logging.WARNING)
     logging.getLogger("torch_max_mem").setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", message=".*pin_memory.*no accelerator.*")
+    # PyKEEN steps LR schedulers with step(epoch=...), which torch deprecates (same result)
+    warnings.filterwarnings("ignore", message="The epoch parameter in `scheduler.step")
 
 
 @dataclass
@@ -73,6 +75,12 @@ class EmbedConfig:
     num_negs: int = 1
     optimizer: str = "adam"
     lr: float = 0.001
+    #: learning-rate schedule: a torch scheduler name (``ExponentialLR``, ``StepLR``,
+    #: ``MultiStepLR``, ``ReduceLROnPlateau``, ...) built with ``lr_scheduler_kwargs``. PyKEEN steps
+    #: it after every epoch; ``ReduceLROnPlateau`` is instead stepped with each validation MRR
+    #: (``mode="max"``), i.e. its ``patience`` counts validation evaluations, not epochs
+    lr_scheduler: str | None = None
+    lr_scheduler_kwargs: dict[str, Any] = field(default_factory=dict)
     batch_size: int = 1024
     epochs: int = 100
     #: early stopping: evaluate validation MRR every ``eval_every`` epochs, stop after
@@ -130,6 +138,8 @@ class TrainResult:
     cpu_seconds_eval: float = 0.0
     #: process CPU seconds since the start of training at each entry of ``validation_history``
     validation_cpu_seconds: list[float] = field(default_factory=list)
+    #: learning rate at each entry of ``validation_history``
+    validation_lr: list[float] = field(default_factory=list)
 
 
 def build_model(config: EmbedConfig, training, *, seed: int | None = None):
@@ -237,14 +247,22 @@ def train(data: TripleSplits, config: EmbedConfig, *, use_tqdm: bool = True) -> 
     sampler = SAMPLERS.get(config.negatives.lower())
     if sampler is None:
         raise ValueError(f"unknown negative sampling {config.negatives!r}: use uniform or bernoulli")
+    scheduler_cls, on_validation = lr_scheduler_class(config)
+    if on_validation and valid_np is None:
+        raise ValueError(f"lr_scheduler {config.lr_scheduler} is stepped with validation MRR: "
+                         "it needs validation triples")
+    per_epoch = scheduler_cls if scheduler_cls is not None and not on_validation else None
     loop = SLCWATrainingLoop(model=model, triples_factory=training, optimizer=optimizer,
                              negative_sampler=sampler,
-                             negative_sampler_kwargs={"num_negs_per_pos": config.num_negs})
+                             negative_sampler_kwargs={"num_negs_per_pos": config.num_negs},
+                             lr_scheduler=per_epoch,
+                             lr_scheduler_kwargs=dict(config.lr_scheduler_kwargs) if per_epoch else None)
     es_valid = _subsample(valid_np, config.valid_max, config.seed) if valid_np is not None else None
     logic = EarlyStoppingLogic(patience=config.patience, relative_delta=config.min_delta,
                                larger_is_better=True)
     state: dict[str, Any] = {"best": None, "best_epoch": None, "history": [], "stopped_by": "epochs",
-                             "epochs": 0, "eval_seconds": 0.0, "history_cpu": []}
+                             "epochs": 0, "eval_seconds": 0.0, "history_cpu": [], "history_lr": [],
+                             "plateau": None}
     start, cpu_start = time.perf_counter(), time.process_time()
 
     def over_budget() -> str | None:
@@ -266,12 +284,19 @@ def train(data: TripleSplits, config: EmbedConfig, *, use_tqdm: bool = True) -> 
                                use_tqdm=False)["both"]["MRR"]
                 state["eval_seconds"] += time.perf_counter() - t0
                 model.train()
+                lr_now = float(self.training_loop.optimizer.param_groups[0]["lr"])
                 state["history"].append((epoch, mrr))
                 state["history_cpu"].append(time.process_time() - cpu_start)
+                state["history_lr"].append(lr_now)
                 stop = logic.report_result(metric=mrr, epoch=epoch)
-                logger.info("epoch %d: loss %.4f, validation MRR %.4f (%.1f CPU min, %.1f min wall)",
-                            epoch, epoch_loss, mrr, state["history_cpu"][-1] / 60,
-                            (time.perf_counter() - start) / 60)
+                logger.info("epoch %d: loss %.4f, validation MRR %.4f, lr %.3g (%.1f CPU min, "
+                            "%.1f min wall)", epoch, epoch_loss, mrr, lr_now,
+                            state["history_cpu"][-1] / 60, (time.perf_counter() - start) / 60)
+                if on_validation:
+                    if state["plateau"] is None:  # the loop's optimizer exists once training runs
+                        kwargs = {"mode": "max", **config.lr_scheduler_kwargs}
+                        state["plateau"] = scheduler_cls(self.training_loop.optimizer, **kwargs)
+                    state["plateau"].step(mrr)
                 if logic.best_epoch == epoch:
                     state["best"] = copy.deepcopy(model.state_dict())
                     state["best_epoch"] = epoch
@@ -298,7 +323,29 @@ def train(data: TripleSplits, config: EmbedConfig, *, use_tqdm: bool = True) -> 
                        seconds_train=seconds_train, seconds_eval=time.perf_counter() - t0,
                        stopped_by=state["stopped_by"], validation_seconds=state["eval_seconds"],
                        cpu_seconds_train=cpu_train, cpu_seconds_eval=time.process_time() - cpu0,
-                       validation_cpu_seconds=state["history_cpu"])
+                       validation_cpu_seconds=state["history_cpu"], validation_lr=state["history_lr"])
+
+
+def lr_scheduler_class(config: EmbedConfig) -> tuple[Any, bool]:
+    """The torch LR scheduler class of ``config`` (None without one) and whether it is stepped
+    with validation MRR (``ReduceLROnPlateau``) rather than after every epoch."""
+    if not config.lr_scheduler:
+        if config.lr_scheduler_kwargs:
+            raise ValueError("lr_scheduler_kwargs given without an lr_scheduler")
+        return None, False
+    from class_resolver.contrib.torch import lr_scheduler_resolver
+    from torch.optim.lr_scheduler import ReduceLROnPlateau
+
+    try:
+        cls = lr_scheduler_resolver.lookup(config.lr_scheduler)
+    except (KeyError, ValueError) as exc:
+        raise ValueError(f"unknown lr_scheduler {config.lr_scheduler!r}; known: "
+                         f"{sorted(lr_scheduler_resolver.lookup_dict)}") from exc
+    params = inspect.signature(cls).parameters
+    unknown = sorted(set(config.lr_scheduler_kwargs) - set(params) - {"optimizer"})
+    if unknown and not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        raise ValueError(f"lr_scheduler_kwargs {unknown} are not arguments of {cls.__name__}")
+    return cls, issubclass(cls, ReduceLROnPlateau)
 
 
 def representations(model) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], bool]:

@@ -223,6 +223,75 @@ def test_cpu_time_budget_stops_training_and_records_cpu_seconds(tmp_path):
     assert result.epochs_run == 3 and result.stopped_by == "epochs"
 
 
+def test_lr_scheduler_decays_the_learning_rate_per_epoch(tmp_path):
+    _pykeen()
+    from knowledge.embed.training import EmbedConfig, train
+
+    data = from_files(*_grouped_graph(tmp_path))
+    result = train(data, EmbedConfig(dim=8, epochs=4, eval_every=1, patience=10, lr=0.01,
+                                     batch_size=64, lr_scheduler="ExponentialLR",
+                                     lr_scheduler_kwargs={"gamma": 0.5}), use_tqdm=False)
+    # the lr used in epochs 1..4 (recorded at each validation): 0.01 halved after every epoch
+    assert [e for e, _ in result.validation_history] == [1, 2, 3, 4]
+    assert result.validation_lr == pytest.approx([0.01, 0.005, 0.0025, 0.00125])
+    # without a scheduler the lr stays put
+    result = train(data, EmbedConfig(dim=8, epochs=3, eval_every=1, patience=10, lr=0.01,
+                                     batch_size=64), use_tqdm=False)
+    assert result.validation_lr == pytest.approx([0.01] * 3)
+
+
+def test_reduce_on_plateau_is_stepped_with_validation_mrr(tmp_path):
+    _pykeen()
+    from knowledge.embed import training
+    from knowledge.embed.training import EmbedConfig, train
+
+    data = from_files(*_grouped_graph(tmp_path))
+    mrrs = [0.5, 0.4, 0.4, 0.6, 0.3, 0.3]  # validation MRR improves at evaluations 1 and 4 only
+
+    def fake_evaluate(*args, **kwargs):  # validation, then the test evaluation
+        mrr = mrrs.pop(0) if mrrs else 0.0
+        return {side: {"MR": 1.0, "MRR": mrr, "Hits@1": 0.0, "Hits@3": 0.0, "Hits@10": 0.0}
+                for side in ("head", "tail", "both")}
+
+    original = training.evaluate
+    training.evaluate = fake_evaluate
+    try:
+        result = train(data, EmbedConfig(dim=8, epochs=6, eval_every=1, patience=10, lr=0.01,
+                                         batch_size=64, lr_scheduler="ReduceLROnPlateau",
+                                         lr_scheduler_kwargs={"factor": 0.1, "patience": 1}),
+                       use_tqdm=False)
+    finally:
+        training.evaluate = original
+    # mode "max": two evaluations without a higher MRR (patience 1) cut the lr tenfold
+    assert result.validation_lr == pytest.approx([0.01, 0.01, 0.01, 0.001, 0.001, 0.001])
+
+
+@pytest.mark.parametrize("settings, message", [
+    ({"lr_scheduler": "NoSuchLR"}, "unknown lr_scheduler"),
+    ({"lr_scheduler": "ExponentialLR", "lr_scheduler_kwargs": {"gama": 0.9}}, "not arguments"),
+    ({"lr_scheduler_kwargs": {"gamma": 0.9}}, "without an lr_scheduler"),
+])
+def test_bad_lr_scheduler_settings_fail_before_training(settings, message):
+    _pykeen()
+    from knowledge.embed.training import EmbedConfig, lr_scheduler_class
+
+    with pytest.raises(ValueError, match=message):
+        lr_scheduler_class(EmbedConfig(**settings))
+
+
+def test_cli_reads_lr_scheduler_settings(tmp_path):
+    from knowledge.embed.cli import make_config, parse_args
+
+    cfg = write(tmp_path / "c.yaml", "lr: 0.002\nlr_scheduler: StepLR\n"
+                                      "lr_scheduler_kwargs: {step_size: 50, gamma: 0.3}\n")
+    config = make_config(parse_args(["--train", "t.txt", "--out", "o", "--config", str(cfg)]))
+    assert (config.lr_scheduler, config.lr_scheduler_kwargs) == ("StepLR", {"step_size": 50, "gamma": 0.3})
+    config = make_config(parse_args(["--train", "t.txt", "--out", "o", "--config", str(cfg),
+                                     "--lr-scheduler", "ExponentialLR",
+                                     "--lr-scheduler-kwargs", '{"gamma": 0.98}']))
+    assert (config.lr_scheduler, config.lr_scheduler_kwargs) == ("ExponentialLR", {"gamma": 0.98})
+
+
 # -- CLI --------------------------------------------------------------------------------------
 @pytest.mark.slow
 def test_cli_end_to_end_on_a_tiny_store(tmp_path, capsys):
@@ -245,7 +314,7 @@ def test_cli_end_to_end_on_a_tiny_store(tmp_path, capsys):
     meta = emb.meta
     assert meta["config"]["model"] == "transe" and meta["epochs_run"] == 6
     assert meta["cpu_seconds"]["total"] >= meta["cpu_seconds"]["train"] > 0
-    assert len(meta["validation_cpu_seconds"]) == len(meta["validation_history"])
+    assert len(meta["validation_cpu_seconds"]) == len(meta["validation_history"]) == len(meta["validation_lr"])
     assert "CPU time (process)" in (out / "metrics.md").read_text()
     assert sum(meta["splits"].values()) == kg.num_triples
     assert "| both |" in (out / "metrics.md").read_text()
