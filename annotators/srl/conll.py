@@ -31,6 +31,17 @@ _CONLL12_KEPT = ("doc_id", "part", "parse", "pred_lemma", "frameset", "word_sens
 _BRACKET = re.compile(r"^(?:\(([^()*\s]+))?\*(\))?$")
 
 
+def _check_word(path: str | os.PathLike, lineno: int, c: list[str], expected_id: int) -> None:
+    """The ID and FORM cells of one word line (UP 1.0 and 2.0 alike): a plain word number in sequence,
+    a non-empty form."""
+    if not c[0].isdigit():
+        raise SrlFormatError(f"{path}:{lineno}: ID {c[0]!r} is not a word number (multi-word tokens and empty nodes are not supported)")
+    if int(c[0]) != expected_id:
+        raise SrlFormatError(f"{path}:{lineno}: ID {c[0]} out of sequence (expected {expected_id})")
+    if not c[1]:
+        raise SrlFormatError(f"{path}:{lineno}: empty FORM")
+
+
 def _blocks(path: Path) -> Iterator[tuple[list[tuple[int, str]], list[tuple[int, str]]]]:
     """Yield (comment lines, token lines) per blank-line-separated block, with line numbers."""
     comments: list[tuple[int, str]] = []
@@ -96,12 +107,7 @@ def _parse_up_sentence(path: Path, comments: list[tuple[int, str]], rows: list[t
             raise SrlFormatError(f"{path}:{lineno}: expected at least {len(UP_BASE_COLUMNS)} tab-separated columns, got {len(c)}")
         if len(c) != len(rows[0][1].split("\t")):
             raise SrlFormatError(f"{path}:{lineno}: {len(c)} columns, but the sentence's first line (line {first}) has {len(rows[0][1].split(chr(9)))}")
-        if not c[0].isdigit():
-            raise SrlFormatError(f"{path}:{lineno}: ID {c[0]!r} is not a word number (multi-word tokens and empty nodes are not supported)")
-        if int(c[0]) != len(cells) + 1:
-            raise SrlFormatError(f"{path}:{lineno}: ID {c[0]} out of sequence (expected {len(cells) + 1})")
-        if not c[1]:
-            raise SrlFormatError(f"{path}:{lineno}: empty FORM")
+        _check_word(path, lineno, c, len(cells) + 1)
         if c[8] not in ("Y", "_"):
             raise SrlFormatError(f"{path}:{lineno}: predicate flag must be 'Y' or '_', got {c[8]!r}")
         cells.append(c)
@@ -377,12 +383,7 @@ def _parse_up2_sentence(path: Path, comments: list[tuple[int, str]], rows: list[
         c = line.split("\t")
         if len(c) != width:
             raise SrlFormatError(f"{path}:{lineno}: {len(c)} columns, but the sentence's first line (line {first}) has {width}")
-        if not c[0].isdigit():
-            raise SrlFormatError(f"{path}:{lineno}: ID {c[0]!r} is not a word number (multi-word tokens and empty nodes are not supported)")
-        if int(c[0]) != len(cells) + 1:
-            raise SrlFormatError(f"{path}:{lineno}: ID {c[0]} out of sequence (expected {len(cells) + 1})")
-        if not c[1]:
-            raise SrlFormatError(f"{path}:{lineno}: empty FORM")
+        _check_word(path, lineno, c, len(cells) + 1)
         cells.append(c)
     n = len(cells)
     frames = []
