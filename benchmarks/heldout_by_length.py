@@ -137,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     if a.out:
         out = Path(a.out)
         out.parent.mkdir(parents=True, exist_ok=True)
-        head = (f"Masked-token accuracy by input length (`python -m benchmarks.heldout_by_length`), models: "
+        head = ("Masked-token accuracy by input length (`python -m benchmarks.heldout_by_length`), models: "
                 + ", ".join(f"{k} = `{v}`" for k, v in models.items()) + "\n\n")
         out.with_suffix(".md").write_text(head + md, encoding="utf-8")
         out.with_suffix(".json").write_text(json.dumps(rows, indent=1, ensure_ascii=False), encoding="utf-8")
