@@ -5,7 +5,7 @@
 # aggregated into $OUT.{md,json,png} by kgbert.training.report.
 # Finished runs (metrics.json present) are skipped; interrupted ones resume from their checkpoint.
 # Usage: BACKBONE=/work/runs/pretrain_main/best [RUNS=runs/ft_pretrained] [SEEDS="1 2 3"] [ENCODERS="bert kbert"] \
-#        [JOBS=1] [LR=5e-4] [OUT=benchmarks/results/medical_ner_pretrained] \
+#        [INITS="pretrained random"] [JOBS=1] [LR=5e-4] [OUT=benchmarks/results/medical_ner_pretrained] \
 #        bash benchmarks/run_medical_ner_pretrained.sh [python] [overrides...]
 # Default fine-tuning budget: the medical_ner configs' (4 epochs, batch 32) with lr 5e-4 for both inits;
 # extra key=value overrides apply to every run (e.g. training.epochs=2 data.limit_train=3000).
@@ -16,6 +16,7 @@ shift || true
 : "${BACKBONE:?set BACKBONE to a pretrained checkpoint dir, e.g. /work/runs/pretrain_main/best}"
 SEEDS=${SEEDS:-"1 2 3"}
 ENCODERS=${ENCODERS:-"bert kbert"}
+INITS=${INITS:-"pretrained random"}  # "pretrained": a new backbone against an earlier random-init table
 RUNS=${RUNS:-runs/ft_pretrained}
 LR=${LR:-5e-4}
 JOBS=${JOBS:-1}
@@ -27,9 +28,9 @@ extra=""
 for a in "$@"; do extra+=" $(printf '%q' "$a")"; done
 for seed in $SEEDS; do
   rand="$RUNS/random_init/seed${seed}"
-  [ -f "$rand/config.json" ] || "$PY" -m kgbert.pretraining.reinit "$BACKBONE" "$rand" --seed "$seed" > /dev/null
+  [[ " $INITS " != *" random "* || -f "$rand/config.json" ]] || "$PY" -m kgbert.pretraining.reinit "$BACKBONE" "$rand" --seed "$seed" > /dev/null
   for enc in $ENCODERS; do
-    for init in pretrained random; do
+    for init in $INITS; do
       bb=$BACKBONE; [ "$init" = random ] && bb=$rand
       run="$RUNS/medical_ner_${enc}_${init}/seed${seed}"
       if [ -f "$run/metrics.json" ]; then echo "done: $run"; continue; fi
@@ -40,7 +41,7 @@ done
 # one line per run; JOBS of them at a time
 tr '\n' '\0' < "$jobs_file" | xargs -0 -r -P "$JOBS" -I{} bash -c {}
 dirs=()
-for enc in $ENCODERS; do dirs+=("$RUNS/medical_ner_${enc}_pretrained" "$RUNS/medical_ner_${enc}_random"); done
+for enc in $ENCODERS; do for init in $INITS; do dirs+=("$RUNS/medical_ner_${enc}_${init}"); done; done
 "$PY" -m kgbert.training.report --title "${TITLE:-Medical NER (test, entity-level): pretrained backbone vs the same architecture randomly initialised}" \
   --out "${OUT:-benchmarks/results/medical_ner_pretrained}" \
   --paper "medical_ner_bert_pretrained=BERT (paper, Google BERT-base): F1 92.5" \

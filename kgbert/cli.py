@@ -13,6 +13,12 @@ import sys
 from typing import Any, Callable
 
 
+def doc_summary(doc: str | None) -> str:
+    """A module docstring's first paragraph on one line: the ``description`` of its ``--help``
+    (the first line alone cuts a wrapped sentence in half)."""
+    return " ".join((doc or "").strip().split("\n\n")[0].split())
+
+
 def run_config_command(argv: list[str] | None, *, prog: str, doc: str, config_help: str,
                        load: Callable[[str, list[str]], Any], run: Callable[[Any], Any],
                        user_errors: Callable[[], tuple[type[BaseException], ...]],
@@ -20,7 +26,7 @@ def run_config_command(argv: list[str] | None, *, prog: str, doc: str, config_he
     """Parse ``argv``, load the config with ``load(path, overrides)``, run ``run(config)`` and print
     ``summary(config, result)`` as JSON. ``user_errors()`` names the exceptions that mean bad input
     (imported lazily, so ``--help`` and ``--print-config`` stay fast)."""
-    parser = argparse.ArgumentParser(prog=prog, description=doc.splitlines()[0])
+    parser = argparse.ArgumentParser(prog=prog, description=doc_summary(doc))
     parser.add_argument("config", help=config_help)
     parser.add_argument("overrides", nargs="*", help="dotted key=value overrides, e.g. training.max_steps=100")
     parser.add_argument("--print-config", action="store_true", help="print the resolved config and exit")

@@ -25,6 +25,8 @@ every line bad: no output written), 2 usage errors (no such run dir or input fil
 """
 from __future__ import annotations
 
+from kgbert.cli import doc_summary
+
 import argparse
 import csv
 import json
@@ -297,7 +299,7 @@ def markdown_table(records: list[dict[str, Any]], max_rows: int = 20) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m kgbert.predict", description=__doc__.splitlines()[0],
+        prog="python -m kgbert.predict", description=doc_summary(__doc__),
         epilog="See the module docstring for the input formats.",
     )
     parser.add_argument("run_dir", help="run directory of python -m kgbert.train (or its best/ checkpoint)")

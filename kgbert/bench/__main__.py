@@ -2,6 +2,8 @@
 bench grid and write results.json, results.md, scores.png and throughput.png."""
 from __future__ import annotations
 
+from kgbert.cli import doc_summary
+
 import argparse
 import sys
 
@@ -9,7 +11,7 @@ from kgbert.training.config import ConfigError
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m kgbert.bench", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m kgbert.bench", description=doc_summary(__doc__))
     parser.add_argument("config", help="bench config (configs/bench/*.yaml)")
     parser.add_argument("overrides", nargs="*", help="dotted key=value overrides of the bench config, e.g. seeds=[1,2]")
     parser.add_argument("--quick", action="store_true", help="apply the config's 'quick' section: a tiny grid end to end")

@@ -8,6 +8,8 @@ checkpoints from older versions (cumulative tokens/time then default to this run
 """
 from __future__ import annotations
 
+from kgbert.cli import doc_summary
+
 import argparse
 import json
 import os
@@ -41,7 +43,7 @@ def write_card(best: str | os.PathLike) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m kgbert.pretraining.card", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m kgbert.pretraining.card", description=doc_summary(__doc__))
     ap.add_argument("best", help="checkpoint directory with pretrain.json")
     print(write_card(ap.parse_args(argv).best))
     return 0

@@ -9,6 +9,8 @@ fine-tuning config upcast them: training never runs in fp16 by accident. Temp di
 """
 from __future__ import annotations
 
+from kgbert.cli import doc_summary
+
 import argparse
 import json
 import os
@@ -46,7 +48,7 @@ def export_checkpoint_dir(src: str | os.PathLike, out: str | os.PathLike, fp16: 
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m kgbert.pretraining.export", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m kgbert.pretraining.export", description=doc_summary(__doc__))
     ap.add_argument("src")
     ap.add_argument("out")
     ap.add_argument("--fp16", action="store_true", help="store float16 weights (they load as float32)")

@@ -7,6 +7,8 @@ architecture, same tokenizer) with identical budgets. Written to a temporary dir
 """
 from __future__ import annotations
 
+from kgbert.cli import doc_summary
+
 import argparse
 import os
 from pathlib import Path
@@ -35,7 +37,7 @@ def reinit_checkpoint(src: str | os.PathLike, out: str | os.PathLike, seed: int 
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m kgbert.pretraining.reinit", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m kgbert.pretraining.reinit", description=doc_summary(__doc__))
     ap.add_argument("backbone")
     ap.add_argument("out")
     ap.add_argument("--seed", type=int, default=0)

@@ -7,6 +7,8 @@ Reads ``train_log.jsonl`` and ``heldout.json`` (unigram baseline); works while t
 """
 from __future__ import annotations
 
+from kgbert.cli import doc_summary
+
 import argparse
 import json
 import os
@@ -77,7 +79,7 @@ def plot(run_dir: Path, out_png: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m kgbert.pretraining.report", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m kgbert.pretraining.report", description=doc_summary(__doc__))
     ap.add_argument("run_dir")
     ap.add_argument("--out", help="write <out>.md and <out>.png (default: RUN_DIR/progress)")
     args = ap.parse_args(argv)

@@ -7,6 +7,8 @@ Each positional argument is a run group: a folder of per-seed run directories (e
 """
 from __future__ import annotations
 
+from kgbert.cli import doc_summary
+
 import argparse
 import json
 import math
@@ -100,7 +102,7 @@ def plot(summary: dict[str, dict], path: Path, title: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m kgbert.training.report", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m kgbert.training.report", description=doc_summary(__doc__))
     parser.add_argument("groups", nargs="+", help="run groups (folders of seed runs) or run dirs")
     parser.add_argument("--out", help="write <out>.md, <out>.json and <out>.png")
     parser.add_argument("--title", default="Results")
