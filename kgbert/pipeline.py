@@ -19,7 +19,7 @@ triples that were injected for each entity).
 
 Inputs: a text (``str``), an :class:`annotators.Annotation` (its entities are used as they are:
 annotations from another tool skip our annotators), a ``(text_a, text_b)`` pair for pair tasks,
-or a list of these. Inference is batched, without gradients, and deterministic (the model is in
+a relation input (below) for relation models, or a list of these. Inference is batched, without gradients, and deterministic (the model is in
 eval mode; the same inputs give the same outputs).
 
 **NER offsets.** Token-classification models see one token per non-whitespace character (as the
@@ -32,9 +32,24 @@ whitespace gets ``O``, or the entity's inside tag when it lies within a predicte
 the whole text, original offsets; classification: mean probabilities), see :mod:`kgbert.windowing`;
 ``window=False`` refuses them instead and ``truncate=True`` cuts them.
 
+**Relation models** (run task ``relation``) classify the sentence with the head and tail mentions
+wrapped in entity markers. A relation input is a dict ``{"text": sentence, "head": mention, "tail":
+mention}`` (located with :func:`kgbert.data.readers.locate_pair`, the rule of the ``relation_tsv``
+reader: first occurrences, without overlap) or ``{"text", "head_span": [s, e], "tail_span": [s, e]}``
+(end-exclusive character offsets; with ``head``/``tail`` too they must match them). The markers
+the model was trained with (``relation.markers`` of ``kgbert.json``) are inserted with
+:func:`~kgbert.data.readers.mark_pair`, exactly as the reader does; the result adds ``head`` and
+``tail`` (``{"start", "end", "text"}`` in the unmarked text) and ``marked_text``; ``annotation`` is
+that of the marked text (the one the model read, as in training). A relation input is never split
+into windows (a window could lose a marker): an over-long one is an error unless ``truncate=True``
+(cut, as training cuts). A plain text given to a relation model is classified as it is: it must
+already carry the markers (as before; checkpoints from before ``relation.markers`` was recorded
+take only that).
+
 **Errors** (:class:`PipelineError`, naming the input): empty text, a text longer than the model's
 limit with ``window=False`` or for a pair model (the message gives the limit; ``truncate=True``
-cuts instead), a single text given to a pair model or a pair given to a single-text model.
+cuts instead), a single text given to a pair model or a pair given to a single-text model, a
+relation input given to another model or whose mentions are missing or not found in the text.
 """
 from __future__ import annotations
 
@@ -47,13 +62,15 @@ from typing import Any, Iterable, Sequence, Union
 
 from annotators import Annotation, AnnotationError, Entity
 from kgbert.data.example import Example
+from kgbert.data.readers import locate_pair, mark_pair
 from kgbert.data.featurize import FeaturizeError, build_featurizer
 from kgbert.data.token_map import first_positions
 from kgbert.metrics import get_entities
 from kgbert.registry import get_encoder
 
 TextInput = Union[str, Annotation]
-PipelineInput = Union[TextInput, "tuple[TextInput, TextInput]"]
+PipelineInput = Union[TextInput, "tuple[TextInput, TextInput]", "dict[str, Any]"]
+RELATION_KEYS = ("text", "head", "tail", "head_span", "tail_span")
 
 class PipelineError(ValueError):
     """An input the pipeline cannot predict on, or a run directory it cannot load."""
@@ -177,6 +194,8 @@ class Pipeline:
         self.labels: list[str] = list(info["labels"])
         self.multi_label: bool = bool(info.get("multi_label", False))  # multi-label entity typing
         self.max_length: int = int(info["max_length"])
+        markers = (info.get("relation") or {}).get("markers")  # None: not a relation model, or one from before
+        self.relation_markers: tuple[str, ...] | None = tuple(markers) if markers else None
         self.kg = kg
         self.nlp = nlp
         self.truncate = truncate
@@ -370,6 +389,11 @@ class Pipeline:
         ``"error"`` (default: from the pipeline's ``truncate`` and ``window``)."""
         if long is None:
             long = "truncate" if self.truncate else ("window" if self.window else "error")
+        if isinstance(x, dict):  # a relation input: mark it, then classify the marked text
+            marked, rel = self._mark_relation(x)
+            item = self.prepare(marked, long="truncate" if long == "truncate" else "error")
+            item.meta.update(rel)
+            return item
         pair = isinstance(x, (tuple, list))
         if self.task == "pair" and not (pair and len(x) == 2):
             got = f"a {type(x).__name__} of {len(x)}" if pair else f"a single {type(x).__name__}"
@@ -426,6 +450,59 @@ class Pipeline:
             raise PipelineError(f"annotation does not fit the KG: {e.args[0] if e.args else e}") from None
         return PreparedInput(segs, feature, truncated)
 
+    def _mark_relation(self, x: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        """(the marked text, the result fields ``head``/``tail``/``marked_text``) of a relation input."""
+        if self.relation_markers is None:
+            if self.info.get("run_task") == "relation":
+                raise PipelineError(
+                    "this relation model's kgbert.json does not record its entity markers (trained before "
+                    "relation.markers was saved): give the sentence with the markers already inserted, as a text"
+                )
+            raise PipelineError(
+                f"a relation input (text, head, tail) needs a relation model; this one is a {self.info.get('run_task', self.task)} model"
+            )
+        unknown = sorted(set(x) - set(RELATION_KEYS))
+        if unknown:
+            raise PipelineError(f"relation input: unknown key(s) {unknown} (expected {list(RELATION_KEYS)})")
+        text = x.get("text")
+        if not isinstance(text, str) or not text.strip():
+            raise PipelineError("relation input: 'text' must be a non-empty string")
+        names = {"head": x.get("head"), "tail": x.get("tail")}
+        for k, v in names.items():
+            if v is not None and (not isinstance(v, str) or not v):
+                raise PipelineError(f"relation input: {k!r} must be a non-empty string, got {v!r}")
+        if "head_span" in x or "tail_span" in x:
+            hs, ts = (self._span(x, k, text) for k in ("head", "tail"))
+            if hs[0] < ts[1] and ts[0] < hs[1]:
+                raise PipelineError(f"relation input: head_span {list(hs)} and tail_span {list(ts)} overlap")
+        else:
+            if names["head"] is None or names["tail"] is None:
+                raise PipelineError("relation input needs 'head' and 'tail' (the mentions) or 'head_span' and 'tail_span'")
+            found = locate_pair(text, names["head"], names["tail"])
+            if found is None:
+                raise PipelineError(
+                    f"head {names['head']!r} and tail {names['tail']!r} are not both found (without overlap) in the text"
+                )
+            hs, ts = found
+        marked = mark_pair(text, hs, ts, self.relation_markers)
+        return marked, {"head": {"start": hs[0], "end": hs[1], "text": text[hs[0]:hs[1]]},
+                        "tail": {"start": ts[0], "end": ts[1], "text": text[ts[0]:ts[1]]}, "marked_text": marked}
+
+    @staticmethod
+    def _span(x: dict[str, Any], which: str, text: str) -> tuple[int, int]:
+        """The checked ``{which}_span`` of a relation input (and ``which`` matches it when given)."""
+        span = x.get(f"{which}_span")
+        if not (isinstance(span, (list, tuple)) and len(span) == 2
+                and all(isinstance(v, int) and not isinstance(v, bool) for v in span)):
+            raise PipelineError(f"relation input: '{which}_span' must be [start, end] (two ints), got {span!r}")
+        s, e = span
+        if not 0 <= s < e <= len(text):
+            raise PipelineError(f"relation input: '{which}_span' {list(span)} is not a non-empty span of the "
+                                f"text (length {len(text)}; end-exclusive)")
+        if x.get(which) is not None and text[s:e] != x[which]:
+            raise PipelineError(f"relation input: '{which}_span' {list(span)} is {text[s:e]!r}, not {which} {x[which]!r}")
+        return s, e
+
     def _windowed(self, segs: list[_Segment]) -> PreparedInput:
         from kgbert.windowing import prepare_windows
 
@@ -460,7 +537,7 @@ class Pipeline:
 
         An invalid input raises :class:`PipelineError` naming its index; nothing is predicted then.
         """
-        single = isinstance(inputs, (str, Annotation)) or (
+        single = isinstance(inputs, (str, Annotation, dict)) or (
             self.task == "pair" and isinstance(inputs, tuple) and len(inputs) == 2
             and all(isinstance(p, (str, Annotation)) for p in inputs)
         )
@@ -516,6 +593,7 @@ class Pipeline:
         extra = self.spec.pipeline_hook()
         if extra is not None:
             out.update(extra(self.featurizer, item))
+        out.update(item.meta)  # relation inputs: head, tail, marked_text
         if item.truncated:
             out["truncated"] = True
         return out
@@ -574,4 +652,4 @@ def model_annotators(info: dict[str, Any], has_kg: bool) -> tuple[str, ...]:
     return usable_components(tuple(names), has_kg)
 
 
-__all__ = ["Pipeline", "PipelineError", "PreparedInput", "model_annotators", "resolve_checkpoint"]
+__all__ = ["Pipeline", "PipelineError", "PreparedInput", "RELATION_KEYS", "model_annotators", "resolve_checkpoint"]

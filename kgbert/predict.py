@@ -7,8 +7,15 @@ Input formats (by extension, or ``--format``):
   also ``text_b`` (or ``sentence2``); an object that also has ``words``/``entities``/``phrases``/
   ``srl`` is an :class:`annotators.Annotation` record and is used as it is (pair models: ``text_a``
   and ``text_b`` may be Annotation objects). ``id`` is copied to the output.
+  A record with ``head``/``tail`` (mentions) or ``head_span``/``tail_span`` (end-exclusive
+  character offsets) is a relation input (text in ``text`` or ``sentence``), see
+  :mod:`kgbert.pipeline`: relation models insert their entity markers themselves.
 - ``tsv``: a header naming the columns: ``text_a`` (pair models also ``text_b``), optional ``id``;
-  other columns (e.g. ``label``) are ignored.
+  other columns (e.g. ``label``) are ignored. For a relation model (one whose ``kgbert.json``
+  records its markers) a file whose first line has no ``text_a`` column has no header and one
+  relation a line: ``head<TAB>tail<TAB>sentence`` or the training layout
+  ``head<TAB>tail<TAB>relation<TAB>sentence`` (the relation is ignored); fields are stripped as
+  the ``relation_tsv`` reader strips them.
 
 Output: one JSON line per valid input line, in input order: ``source`` (``file:line``), ``id`` (if
 given), then the :class:`kgbert.pipeline.Pipeline` result. The output is written to a temporary
@@ -41,6 +48,7 @@ FORMATS = ("txt", "jsonl", "tsv")
 ANNOTATION_FIELDS = ("words", "entities", "phrases", "srl")
 TEXT_KEYS = ("text", "text_a", "sentence1")
 TEXT_B_KEYS = ("text_b", "sentence2")
+RELATION_FIELDS = ("head", "tail", "head_span", "tail_span")
 
 
 class BadLine(ValueError):
@@ -92,6 +100,11 @@ def parse_json_record(line: str, pair: bool) -> tuple[Any, dict[str, Any]]:
         except UnicodeEncodeError as e:
             raise BadLine(f"lone surrogate {e.object[e.start]!r} (a \\u escape that is no character)") from None
     extra = {"id": obj["id"]} if "id" in obj else {}
+    if any(k in obj for k in RELATION_FIELDS):  # a relation input: the pipeline checks and marks it
+        key = _first_key(obj, (*TEXT_KEYS, "sentence"))
+        if key is None:
+            raise BadLine(f"relation record without a text: expected 'text' or 'sentence' (found keys {sorted(obj)})")
+        return {"text": obj[key], **{k: obj[k] for k in RELATION_FIELDS if k in obj}}, extra
     if pair:
         ka, kb = _first_key(obj, TEXT_KEYS), _first_key(obj, TEXT_B_KEYS)
         if ka is None or kb is None:
@@ -112,13 +125,14 @@ def parse_json_record(line: str, pair: bool) -> tuple[Any, dict[str, Any]]:
     return _text_or_annotation(obj[key], key), extra
 
 
-def read_inputs(path: Path, fmt: str, pair: bool,
-                counts: dict[str, int] | None = None) -> Iterator[tuple[int, Any, dict[str, Any] | None, str | None]]:
+def read_inputs(path: Path, fmt: str, pair: bool, counts: dict[str, int] | None = None,
+                relation: bool = False) -> Iterator[tuple[int, Any, dict[str, Any] | None, str | None]]:
     """Yield ``(line number, input, extra fields, None)`` or ``(line number, None, None, error)``.
     A line that is not valid UTF-8 is an error of that line; blank lines are counted in
-    ``counts["blank"]`` (when given) and skipped."""
+    ``counts["blank"]`` (when given) and skipped. ``relation``: a TSV without a ``text_a`` header
+    holds relation lines (see the module notes)."""
     with open(path, "rb") as fh:
-        yield from _read(_decoded(fh), fmt, pair, counts)
+        yield from _read(_decoded(fh), fmt, pair, counts, relation)
 
 
 def _decoded(fh) -> Iterator[tuple[int, str | BadLine]]:
@@ -131,7 +145,20 @@ def _decoded(fh) -> Iterator[tuple[int, str | BadLine]]:
         yield lineno, (line.lstrip("\ufeff") if lineno == 1 else line)
 
 
-def _read(lines, fmt: str, pair: bool, counts: dict[str, int] | None = None):
+def _relation_fields(fields: list[str]) -> dict[str, str]:
+    """The relation input of a headerless relation TSV line (``head, tail[, relation], sentence``)."""
+    if len(fields) not in (3, 4):
+        raise BadLine(f"a relation line is 'head<TAB>tail<TAB>sentence' or 'head<TAB>tail<TAB>relation<TAB>sentence', "
+                      f"found {len(fields)} tab-separated field(s)")
+    values = [f.strip() for f in fields]
+    for name, value in zip(("head", "tail", "relation", "sentence") if len(fields) == 4 else ("head", "tail", "sentence"),
+                           values):
+        if not value:
+            raise BadLine(f"empty {name}")
+    return {"text": values[-1], "head": values[0], "tail": values[1]}
+
+
+def _read(lines, fmt: str, pair: bool, counts: dict[str, int] | None = None, relation: bool = False):
     header: dict[str, int] | None = None
     for lineno, raw in lines:
         if isinstance(raw, BadLine):
@@ -158,6 +185,11 @@ def _read(lines, fmt: str, pair: bool, counts: dict[str, int] | None = None):
                 yield lineno, x, extra, None
             else:
                 fields = next(csv.reader([line], delimiter="\t", quoting=csv.QUOTE_NONE))
+                if header is None and relation and "text_a" not in {f.strip() for f in fields}:
+                    header = {}  # no header: every line, this one too, is a relation
+                if header == {}:
+                    yield lineno, _relation_fields(fields), {}, None
+                    continue
                 if header is None:
                     header = {name.strip(): i for i, name in enumerate(fields)}
                     need = ["text_a", "text_b"] if pair else ["text_a"]
@@ -209,6 +241,7 @@ def predict_file(
     in_path, out_path = Path(in_path), Path(out_path)
     fmt = detect_format(in_path, fmt)
     pair = pipe.task == "pair"
+    relation = getattr(pipe, "relation_markers", None) is not None
     chunk = max(batch_size * 8, batch_size)
     bad: list[tuple[int, str]] = []
     counts = {"blank": 0}
@@ -241,7 +274,7 @@ def predict_file(
                 buf.clear()
                 return n
 
-            for lineno, x, extra, reason in read_inputs(in_path, fmt, pair, counts):
+            for lineno, x, extra, reason in read_inputs(in_path, fmt, pair, counts, relation):
                 if reason is None:
                     try:
                         buf.append((lineno, pipe.prepare(x), extra))

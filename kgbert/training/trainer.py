@@ -15,7 +15,8 @@ Run directory layout::
     train_log.jsonl      one JSON line per Trainer log event
     init/                random-init backbone + char vocab (only without model.backbone)
     checkpoints/         Trainer checkpoints (resumed from automatically)
-    best/                best model (weights, config, tokenizer), kg.json, kgbert.json
+    best/                best model (weights, config, tokenizer), kg.json, kgbert.json (relation runs:
+                         ``relation.markers``, the entity markers the reader inserted)
     predictions/{dev,test}.jsonl
     metrics.json
 """
@@ -36,7 +37,7 @@ from transformers import EvalPrediction, Trainer, TrainerCallback, TrainingArgum
 from transformers.trainer_utils import get_last_checkpoint
 
 from kgbert.data.example import Example
-from kgbert.data.readers import DataError, check_labels, collect_labels, read_examples
+from kgbert.data.readers import DEFAULT_MARKERS, DataError, check_labels, collect_labels, read_examples
 from kgbert.training.config import ConfigError, RunConfig, dump_config
 from kgbert.training.resources import attach_annotations, kg_info, prepare_backbone, resolve_kg
 from kgbert.training.rundir import check_run_dir, prepare_run_dir
@@ -371,6 +372,8 @@ def run_training(
             "multi_label": task.multi_label,
             "max_length": config.data.max_length, "featurizer": featurizer.saved_options(config.model.featurizer),
             "model_options": config.model.options, "annotators": list(needed),
+            **({"relation": {"markers": list(config.data.reader_options.get("markers", DEFAULT_MARKERS))}}
+               if task_type == "relation" else {}),  # what kgbert.pipeline marks relation inputs with
         })
         if best.exists():
             shutil.rmtree(best)
