@@ -19,8 +19,8 @@ triples that were injected for each entity).
 
 Inputs: a text (``str``), an :class:`annotators.Annotation` (its entities are used as they are:
 annotations from another tool skip our annotators), a ``(text_a, text_b)`` pair for pair tasks,
-a relation input (below) for relation models, or a list of these. Inference is batched, without gradients, and deterministic (the model is in
-eval mode; the same inputs give the same outputs).
+a relation input (below) for relation models, or a list of these. Inference is batched, without
+gradients, and deterministic (the model is in eval mode; the same inputs give the same outputs).
 
 **NER offsets.** Token-classification models see one token per non-whitespace character (as the
 K-BERT NER data). Predictions are mapped back through the featuriser's ``token_map`` to character
@@ -458,9 +458,8 @@ class Pipeline:
                     "this relation model's kgbert.json does not record its entity markers (trained before "
                     "relation.markers was saved): give the sentence with the markers already inserted, as a text"
                 )
-            raise PipelineError(
-                f"a relation input (text, head, tail) needs a relation model; this one is a {self.info.get('run_task', self.task)} model"
-            )
+            task = self.info.get("run_task", self.task)
+            raise PipelineError(f"a relation input (text, head, tail) needs a relation model; this one is a {task} model")
         unknown = sorted(set(x) - set(RELATION_KEYS))
         if unknown:
             raise PipelineError(f"relation input: unknown key(s) {unknown} (expected {list(RELATION_KEYS)})")
