@@ -221,6 +221,7 @@ BUILTIN_ENCODERS: tuple[EncoderSpec, ...] = (
         heads={
             "sequence": "kgbert.models.modeling_sembert:SemBertForSequenceClassification",
             "token": "kgbert.models.modeling_sembert:SemBertForTokenClassification",
+            "entity_typing": "kgbert.models.modeling_sembert:SemBertForEntityTyping",
         },
         featurizer="kgbert.data.sembert:SemBertFeaturizer",
         annotators=("words", "srl"),
@@ -247,6 +248,7 @@ BUILTIN_ENCODERS: tuple[EncoderSpec, ...] = (
         heads={
             "sequence": "kgbert.models.modeling_albert:AlbertEncoderForSequenceClassification",
             "token": "kgbert.models.modeling_albert:AlbertEncoderForTokenClassification",
+            "entity_typing": "kgbert.models.modeling_albert:AlbertEncoderForEntityTyping",
         },
         featurizer="kgbert.data.featurize:Featurizer",
         description="ALBERT (Lan et al., ICLR 2020): factorised embeddings, cross-layer sharing; ALBERT checkpoints",
@@ -258,6 +260,7 @@ BUILTIN_ENCODERS: tuple[EncoderSpec, ...] = (
         heads={
             "sequence": "kgbert.models.modeling_xlnet:XLNetEncoderForSequenceClassification",
             "token": "kgbert.models.modeling_xlnet:XLNetEncoderForTokenClassification",
+            "entity_typing": "kgbert.models.modeling_xlnet:XLNetEncoderForEntityTyping",
         },
         featurizer="kgbert.data.featurize:Featurizer",
         description="XLNet (Yang et al., NeurIPS 2019): two-stream relative-position Transformer-XL; XLNet checkpoints",

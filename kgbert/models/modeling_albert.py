@@ -1,4 +1,4 @@
-"""ALBERT (Lan et al., ICLR 2020) with the shared kgbert heads, for sequence, pair and token tasks.
+"""ALBERT (Lan et al., ICLR 2020) with the shared kgbert heads, for sequence, pair, token and entity-typing tasks.
 
 transformers' ``AlbertModel`` (factorised embeddings E -> H, one set of layer weights shared
 across depth) under ``albert.`` — the layout of transformers' ``AlbertFor...`` and of the
@@ -14,7 +14,11 @@ from transformers import AlbertModel
 from transformers.models.albert.modeling_albert import AlbertPreTrainedModel
 
 from kgbert.models.configuration_albert import AlbertEncoderConfig
-from kgbert.models.modeling_base import EncoderForSequenceClassification, EncoderForTokenClassification
+from kgbert.models.modeling_base import (
+    EncoderForEntityTyping,
+    EncoderForSequenceClassification,
+    EncoderForTokenClassification,
+)
 
 
 class AlbertEncoderPreTrainedModel(AlbertPreTrainedModel):
@@ -33,11 +37,16 @@ class AlbertEncoderForSequenceClassification(AlbertEncoderPreTrainedModel, Encod
     """ALBERT + pooled-[CLS] classifier, for single sentences and sentence pairs."""
 
 
+class AlbertEncoderForEntityTyping(AlbertEncoderPreTrainedModel, EncoderForEntityTyping):  # type: ignore[misc]  # config: the family's own
+    """ALBERT + entity-typing head on the pooled ``[CLS]`` of the marked text (one type: CE; several: BCE)."""
+
+
 class AlbertEncoderForTokenClassification(AlbertEncoderPreTrainedModel, EncoderForTokenClassification):  # type: ignore[misc]  # config: the family's own
     """ALBERT + per-position classifier (NER)."""
 
 
 __all__ = [
+    "AlbertEncoderForEntityTyping",
     "AlbertEncoderForSequenceClassification",
     "AlbertEncoderForTokenClassification",
     "AlbertEncoderPreTrainedModel",

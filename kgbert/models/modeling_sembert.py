@@ -29,6 +29,8 @@ otherwise):
      ``P_bert`` is BERT's own pooler, loaded from the checkpoint; the reference uses one dense
      layer over the concatenation instead); with ``label_pooling="mean"`` the label half reads
      ``mean_w Lb[:, w]`` over the example's real words instead of ``Lb[:, 0]`` (:func:`label_summary`),
+   - entity typing: the same fused vector of the marked text, read by the shared entity-typing
+     head (:class:`SemBertForEntityTyping`),
    - token: ``[H_t; Lb[word(t)]]`` per token: the word-level label representation is mapped back
      to the word's characters. The token's own vector stands in for the pooled word vector because
      character-level tags (``B-X I-X`` inside one word) need a different output per character.
@@ -48,6 +50,7 @@ from __future__ import annotations
 
 import math
 import types
+from typing import Any
 
 import torch
 from torch import nn
@@ -59,7 +62,7 @@ from transformers.modeling_outputs import (
 )
 
 from kgbert.models.configuration_sembert import LABEL_ENCODERS, LABEL_INITS, LABEL_POOLINGS, SemBertConfig
-from kgbert.models.heads import SequenceClassificationHead, TokenClassificationHead
+from kgbert.models.heads import EntityTypingHead, SequenceClassificationHead, TokenClassificationHead
 from kgbert.models.modeling_base import KgEncoderPreTrainedModel
 
 
@@ -250,6 +253,8 @@ class SemBertPreTrainedModel(KgEncoderPreTrainedModel):
 class SemBertForSequenceClassification(SemBertPreTrainedModel):
     """SemBERT + classifier over the fused ``[CLS]`` word, for single sentences and sentence pairs."""
 
+    head_class: Any = SequenceClassificationHead  # the head on the fused D + R vector (entity typing: its own)
+
     def __init__(self, config: SemBertConfig) -> None:
         super().__init__(config)
         self.num_labels = config.num_labels
@@ -264,7 +269,7 @@ class SemBertForSequenceClassification(SemBertPreTrainedModel):
         self.label_pooling = getattr(config, "label_pooling", "cls")
         if self.label_pooling not in LABEL_POOLINGS:
             raise ValueError(f"label_pooling must be one of {LABEL_POOLINGS}, got {self.label_pooling!r}")
-        self.head = SequenceClassificationHead(_head_config(config))  # type: ignore[arg-type]
+        self.head = self.head_class(_head_config(config))
         self.post_init()
 
     def word_vectors(self, hidden: torch.Tensor, word_ids: torch.Tensor, num_words: int) -> torch.Tensor:
@@ -277,7 +282,7 @@ class SemBertForSequenceClassification(SemBertPreTrainedModel):
         attention_mask: torch.Tensor | None = None,
         token_type_ids: torch.Tensor | None = None,
         position_ids: torch.Tensor | None = None,
-        labels: torch.Tensor | None = None,  # (B,)
+        labels: torch.Tensor | None = None,  # (B,); entity typing: (B,) or (B, C) multi-hot
         output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
         word_ids: torch.Tensor | None = None,
@@ -296,6 +301,14 @@ class SemBertForSequenceClassification(SemBertPreTrainedModel):
         res = self.head(torch.cat([word_part, label_part], dim=-1), labels)  # logits (B, C)
         res.hidden_states, res.attentions = out.hidden_states, out.attentions
         return res
+
+
+class SemBertForEntityTyping(SemBertForSequenceClassification):
+    """SemBERT + entity typing (head kind ``entity_typing``): the shared
+    :class:`~kgbert.models.heads.EntityTypingHead` on the sequence head's fused ``[CLS]``-word vector
+    of the marked text (one type: cross-entropy; several: one sigmoid per type, BCE)."""
+
+    head_class = EntityTypingHead
 
 
 class SemBertForTokenClassification(SemBertPreTrainedModel):
@@ -334,6 +347,7 @@ class SemBertForTokenClassification(SemBertPreTrainedModel):
 
 __all__ = [
     "SemanticLabelEncoder",
+    "SemBertForEntityTyping",
     "SemBertForSequenceClassification",
     "SemBertForTokenClassification",
     "SemBertPreTrainedModel",

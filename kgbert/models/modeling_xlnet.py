@@ -1,4 +1,4 @@
-"""XLNet (Yang et al., NeurIPS 2019) with the shared kgbert heads, for sequence, pair and token tasks.
+"""XLNet (Yang et al., NeurIPS 2019) with the shared kgbert heads, for sequence, pair, token and entity-typing tasks.
 
 transformers' ``XLNetModel`` under ``transformer.`` (the layout of ``XLNetLMHeadModel`` and of the
 checkpoints ``python -m kgbert.pretrain`` writes with ``model.family: xlnet``), run with full
@@ -20,7 +20,11 @@ from transformers.modeling_outputs import BaseModelOutputWithPooling
 from transformers.models.xlnet.modeling_xlnet import XLNetPreTrainedModel
 
 from kgbert.models.configuration_xlnet import XLNetEncoderConfig
-from kgbert.models.modeling_base import EncoderForSequenceClassification, EncoderForTokenClassification
+from kgbert.models.modeling_base import (
+    EncoderForEntityTyping,
+    EncoderForSequenceClassification,
+    EncoderForTokenClassification,
+)
 
 
 class XLNetBackbone(XLNetModel):
@@ -73,12 +77,18 @@ class XLNetEncoderForSequenceClassification(XLNetEncoderPreTrainedModel, Encoder
     """XLNet + pooled-[CLS] classifier, for single sentences and sentence pairs."""
 
 
+class XLNetEncoderForEntityTyping(XLNetEncoderPreTrainedModel, EncoderForEntityTyping):  # type: ignore[misc]  # config: the family's own
+    """XLNet + entity-typing head on the same pooled vector as the sequence head (:class:`XLNetBackbone`'s
+    dense + tanh on the first position, where the common featuriser puts ``[CLS]``)."""
+
+
 class XLNetEncoderForTokenClassification(XLNetEncoderPreTrainedModel, EncoderForTokenClassification):  # type: ignore[misc]  # config: the family's own
     """XLNet + per-position classifier (NER)."""
 
 
 __all__ = [
     "XLNetBackbone",
+    "XLNetEncoderForEntityTyping",
     "XLNetEncoderForSequenceClassification",
     "XLNetEncoderForTokenClassification",
     "XLNetEncoderPreTrainedModel",

@@ -27,9 +27,11 @@ from kgbert.data import Example, build_featurizer
 from kgbert.data.featurize import Featurizer
 from kgbert.models import build_model
 from kgbert.models.auto import _backbone_config_dict
+from kgbert.models.auto_entity_typing import AutoModelForEntityTyping
+from kgbert.models.heads import EntityTypingHead
 from kgbert.models.modeling_base import BERT_INPUT_NAMES
 from kgbert.objectives.mlm import MaskedLM
-from kgbert.registry import get_encoder
+from kgbert.registry import auto_class_for_task, get_encoder
 from tests.models._kg import FRUIT_SPO, make_kg
 from tests.models._tiny import TEXTS
 
@@ -181,6 +183,11 @@ class EncoderConformance:
     def test_hidden_states_and_attentions_are_returned(self, encoder, ckpt, kg):
         model = self.model(encoder, ckpt, "token", "eager")
         _, _, batch = self.batch(encoder, ckpt, kg, "token")
+        self.check_hidden_states_and_attentions(model, batch)
+
+    def check_hidden_states_and_attentions(self, model, batch):
+        """``output_hidden_states``/``output_attentions`` pass through (one per layer + embeddings, one
+        per layer), nothing is returned unasked, and asking changes no logit."""
         with torch.no_grad():
             out = model(**batch, output_hidden_states=True, output_attentions=True)
             plain = model(**batch)
@@ -239,6 +246,84 @@ class EncoderConformance:
         with pytest.raises(ValueError, match="cannot use the BERT checkpoint"):  # a BERT checkpoint is refused
             bert_ckpt = make_random_checkpoint(ckpt.parent / "bert_ck", texts=TEXTS, seed=1, **TINY)
             build_model(encoder, task, 3, backbone=bert_ckpt)
+
+    # ------------------------------------------------------------------ the "entity_typing" head
+    def typing_model(self, encoder, ckpt, attn="eager"):
+        """The encoder's "entity_typing" model on ``ckpt`` (3 types)."""
+        if "entity_typing" not in get_encoder(encoder).heads:
+            pytest.skip(f"encoder {encoder!r} declares no 'entity_typing' head")
+        return self.model(encoder, ckpt, "entity_typing", attn)
+
+    def typing_batch(self, encoder, ckpt, kg, multi_label, labels=True):
+        """Texts with one mention marked (``$...$``, as the typing readers write them); one type per
+        example (class ids (B,)) or, ``multi_label``, one or two (multi-hot rows (B, 3))."""
+        tok = load_tokenizer(ckpt)
+        feat = build_featurizer(encoder, tok, task="entity_typing", label_list=CLASSES, max_length=48, kg=kg,
+                                multi_label=multi_label)
+        exs = []
+        for i, text in enumerate(TEXTS[:4]):
+            marked = f"{text[:2]}${text[2:5]}${text[5:]}"
+            label = ("a|b" if i % 2 else CLASSES[i % 3]) if multi_label else CLASSES[i % 3]
+            exs.append(Example(marked, label=label if labels else None, ann_a=annotate(marked, kg)))
+        return feat.collate([feat(ex) for ex in exs])
+
+    def test_entity_typing_head_is_declared_or_a_clear_error(self, encoder, ckpt, kg):
+        spec = get_encoder(encoder)
+        if "entity_typing" not in spec.heads:
+            with pytest.raises(ValueError, match=f"{encoder!r} has no 'entity_typing' head"):
+                spec.model_class_for_task("entity_typing")
+            return
+        cls = spec.model_class_for_task("entity_typing")
+        assert cls.config_class is spec.config_class
+        assert set(cls.encoder_input_names()) == set(spec.model_class("sequence").encoder_input_names())
+        assert isinstance(self.typing_model(encoder, ckpt).head, EntityTypingHead)
+        batch = self.typing_batch(encoder, ckpt, kg, multi_label=False)
+        assert set(batch) <= set(BERT_INPUT_NAMES) | set(cls.encoder_input_names()) | {"labels"}
+
+    @pytest.mark.parametrize("multi_label", [False, True])
+    def test_entity_typing_loss_only_with_labels(self, encoder, ckpt, kg, multi_label):
+        """Logits (B, C); no loss without labels; with class ids (B,) the cross-entropy, with
+        multi-hot rows (B, C) the mean binary cross-entropy of those logits; gradients reach the head."""
+        model = self.typing_model(encoder, ckpt)
+        batch = self.typing_batch(encoder, ckpt, kg, multi_label)
+        labels = batch.pop("labels")
+        assert labels.shape == ((4, len(CLASSES)) if multi_label else (4,))
+        out = model(**batch)
+        assert out.loss is None and out.logits.shape == (4, len(CLASSES))
+        out = model(**batch, labels=labels)
+        expected = (torch.nn.functional.binary_cross_entropy_with_logits(out.logits, labels.float()) if multi_label
+                    else torch.nn.functional.cross_entropy(out.logits, labels))
+        assert out.loss.dim() == 0 and torch.allclose(out.loss, expected, atol=1e-6)
+        out.loss.backward()
+        assert model.head.classifier.weight.grad is not None and model.head.classifier.weight.grad.abs().sum() > 0
+        if multi_label:
+            with pytest.raises(ValueError, match="multi-label entity typing needs labels of shape"):
+                model(**batch, labels=labels[:, :2])
+
+    def test_entity_typing_reads_the_sequence_heads_pooled_vector(self, encoder, ckpt, kg):
+        """With the sequence model's weights (same names: the pooled vector and ``head.classifier``)
+        the typing model gives the sequence model's logits: the summary vector (XLNet's pooler over its
+        ``[CLS]`` position, SemBERT's fused ``[CLS]`` word) is the sequence head's, not a new one."""
+        model = self.typing_model(encoder, ckpt)
+        seq = self.model(encoder, ckpt, "sequence")
+        model.load_state_dict(seq.state_dict())  # strict: the same parameters
+        batch = self.typing_batch(encoder, ckpt, kg, multi_label=False, labels=False)
+        with torch.no_grad():
+            assert torch.equal(model(**batch).logits, seq(**batch).logits)
+
+    def test_entity_typing_save_and_load_through_auto_model_for_entity_typing(self, encoder, ckpt, kg, tmp_path):
+        model = self.typing_model(encoder, ckpt)
+        batch = self.typing_batch(encoder, ckpt, kg, multi_label=True, labels=False)
+        model.save_pretrained(tmp_path)
+        assert auto_class_for_task("entity_typing") is AutoModelForEntityTyping
+        back = AutoModelForEntityTyping.from_pretrained(tmp_path, attn_implementation="eager").eval()
+        assert type(back) is type(model)
+        with torch.no_grad():
+            assert torch.equal(model(**batch).logits, back(**batch).logits)
+
+    def test_entity_typing_hidden_states_and_attentions_are_returned(self, encoder, ckpt, kg):
+        model = self.typing_model(encoder, ckpt)
+        self.check_hidden_states_and_attentions(model, self.typing_batch(encoder, ckpt, kg, multi_label=False))
 
     # ------------------------------------------------------------------ the "mlm" head (pretraining)
     def mlm_model(self, encoder, ckpt, attn="eager"):
