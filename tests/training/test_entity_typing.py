@@ -1,5 +1,5 @@
 """Entity typing as a task of the common trainer (tiny models): single-label typing derived from an
-NER set (``ner_mentions``) for ``bert``, ``kbert`` and ``ernie_thu``, multi-label typing
+NER set (``ner_mentions``) for every built-in encoder, multi-label typing
 (``typing_tsv``) for ``bert``; metrics, prediction files, the saved model reloaded (``load_best``
 and :class:`kgbert.pipeline.Pipeline` give the trainer's predictions)."""
 from __future__ import annotations
@@ -39,6 +39,17 @@ def _typing_config(tmp_path, encoder):
         cfg["model"]["options"] = {"entity_embeddings": str(tmp_path / "kge"), "num_aggregator_layers": 1,
                                    "entity_attention_heads": 2}
         cfg["model"]["featurizer"] = {"entity_embeddings": str(tmp_path / "kge")}
+    elif encoder == "albert":
+        cfg["model"]["backbone_config"]["embedding_size"] = 16  # factorised: E != H
+        cfg["training"]["epochs"] = 8  # from a random init ALBERT leaves the majority type only after ~5 epochs here
+    elif encoder == "sembert":  # SRL frames from a tiny tagger trained from scratch (annotated once, cached)
+        from annotators import srl
+
+        tagger = srl.SrlTagger.from_scratch(srl.bio_labels(["A0", "A1"]), ["".join(FILLER)], hidden_size=16,
+                                            num_hidden_layers=1, num_attention_heads=2, intermediate_size=32)
+        tagger.save_pretrained(tmp_path / "srl")
+        cfg["data"].update(annotate=True, annotation_cache_dir=str(tmp_path / "ann"),
+                           annotator_options={"srl_model": str(tmp_path / "srl")})
     return cfg
 
 
@@ -47,7 +58,7 @@ def _preds(run_dir, split):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("encoder", ["bert", "kbert", "ernie_thu"])
+@pytest.mark.parametrize("encoder", ["bert", "kbert", "ernie_thu", "sembert", "albert", "xlnet"])
 def test_single_label_typing_from_ner(tmp_path, encoder):
     from kgbert.pipeline import Pipeline
 
