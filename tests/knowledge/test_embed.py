@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -389,3 +390,18 @@ def test_embed_never_imports_kgbert_and_loading_needs_no_pykeen():
     res = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
                          timeout=120)
     assert res.returncode == 0, res.stdout + res.stderr
+
+
+KGE_CONFIGS = sorted((Path(__file__).resolve().parents[2] / "configs" / "kge").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", KGE_CONFIGS, ids=lambda p: p.name)
+def test_shipped_kge_configs_load(path):
+    """Every shipped configs/kge/*.yaml parses into an EmbedConfig whose LR scheduler resolves."""
+    from knowledge.embed.cli import make_config, parse_args
+    from knowledge.embed.training import lr_scheduler_class
+
+    config = make_config(parse_args(["--train", "t.txt", "--out", "o", "--config", str(path)]))
+    scheduler, _ = lr_scheduler_class(config)
+    assert (scheduler is None) == (config.lr_scheduler is None)
+    assert config.max_cpu_minutes is None or config.max_cpu_minutes <= 30
