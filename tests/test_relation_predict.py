@@ -4,7 +4,6 @@ from __future__ import annotations
 import atexit
 import functools
 import json
-import random
 import shutil
 import tempfile
 from pathlib import Path
@@ -14,22 +13,13 @@ import pytest
 from kgbert.data.readers import mark_pair, read_relation_tsv
 from kgbert.pipeline import Pipeline, PipelineError
 from kgbert.predict import main
-from tests.training.helpers import FILLER, ner_config
+from tests.training.helpers import ner_config, relation_lines
 
 MARKERS = ["@", "@", "%", "%"]  # not the default ones: the recorded markers must be used
 
 
 def _relation_file(path: Path, n: int, seed: int) -> Path:
-    rng = random.Random(seed)
-    heads = ["甲公司", "乙集团", "丙银行", "丁证券"]
-    rels = {"收购": "收购", "起诉": "诉讼", "合作": "合作"}
-    lines = []
-    for _ in range(n):
-        h, t = rng.sample(heads, 2)
-        verb = rng.choice(sorted(rels))
-        pre = "".join(rng.choices(FILLER, k=rng.randint(0, 3)))
-        lines.append(f"{h}\t{t}\t{rels[verb]}\t{pre}{h}{verb}{t}{''.join(rng.choices(FILLER, k=2))}")
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    path.write_text("\n".join(relation_lines(n, seed)) + "\n", encoding="utf-8")
     return path
 
 

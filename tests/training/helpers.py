@@ -78,3 +78,19 @@ def ner_config(tmp_path: Path, *, encoder: str = "bert", n_train: int = 48, **tr
     if encoder == "kbert":
         cfg["kg"] = {"sources": [str(make_spo(data / "kg.spo"))], "cache_dir": str(tmp_path / "kg_cache")}
     return cfg
+
+
+def relation_lines(n: int, seed: int) -> list[str]:
+    """``n`` relation_tsv lines (head, tail, relation, sentence) whose relation is decided by the word
+    between the two mentions (learnable by a tiny model)."""
+    rng = random.Random(seed)
+    heads = ["甲公司", "乙集团", "丙银行", "丁证券"]
+    rels = {"收购": "收购", "起诉": "诉讼", "合作": "合作"}
+    lines = []
+    for _ in range(n):
+        h, t = rng.sample(heads, 2)
+        verb = rng.choice(sorted(rels))
+        pre = "".join(rng.choices(FILLER, k=rng.randint(0, 3)))
+        lines.append(f"{h}\t{t}\t{rels[verb]}\t{pre}{h}{verb}{t}{''.join(rng.choices(FILLER, k=2))}")
+    return lines
+

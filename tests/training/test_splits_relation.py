@@ -2,14 +2,13 @@
 from __future__ import annotations
 
 import json
-import random
 
 import pytest
 
 from kgbert.training.config import ConfigError, config_from_dict
 from kgbert.training.splits import carve_dev
 from kgbert.training.trainer import load_splits, run_training
-from tests.training.helpers import FILLER, ner_config
+from tests.training.helpers import ner_config, relation_lines
 
 
 def test_dev_fraction_fixed_seed_and_limits(tmp_path):
@@ -64,16 +63,7 @@ def test_truncation_stats_in_metrics(tmp_path):
 
 def _relation_file(path, n, seed):
     """head/tail pairs whose relation is decided by the word between them (learnable)."""
-    rng = random.Random(seed)
-    rels = {"收购": "收购", "起诉": "诉讼", "合作": "合作"}
-    heads = ["甲公司", "乙集团", "丙银行", "丁证券"]
-    lines = []
-    for _ in range(n):
-        h, t = rng.sample(heads, 2)
-        verb = rng.choice(sorted(rels))
-        pre = "".join(rng.choices(FILLER, k=rng.randint(0, 3)))
-        lines.append(f"{h}\t{t}\t{rels[verb]}\t{pre}{h}{verb}{t}{''.join(rng.choices(FILLER, k=2))}")
-    path.write_text("\n\n".join(lines) + "\n", encoding="utf-8")
+    path.write_text("\n\n".join(relation_lines(n, seed)) + "\n", encoding="utf-8")
     return str(path)
 
 
