@@ -90,7 +90,6 @@ def run(models: dict[str, str], lengths: Sequence[int], dev: Sequence[str], data
             for src, seqs in heldout_windows(tok, config, n, limit).items():
                 sets[(f"heldout:{src}", n)] = masked_batches(tok, seqs, batch_size)
     rows = []
-    torch.set_grad_enabled(False)
     for mname, path in models.items():
         model = AutoModelForMaskedLM.from_pretrained(path, local_files_only=True, dtype=torch.float32)
         model.eval()

@@ -31,6 +31,7 @@ def test_lengths_models_and_shared_masks(tmp_path: Path, data_dir: Path):
         (fresh / name).write_bytes((BACKBONE / name).read_bytes())
     rows = hbl.run({"shipped": str(BACKBONE), "fresh": str(fresh)}, [8, 32], ["chnsenticorp"], str(data_dir),
                    None, limit=10, batch_size=4)
+    assert torch.is_grad_enabled()  # scoring must not switch autograd off for the rest of the process
     assert {(r["model"], r["length"]) for r in rows} == {(m, n) for m in ("shipped", "fresh") for n in (8, 32)}
     by = {(r["model"], r["length"]): r for r in rows}
     for n in (8, 32):  # the same masked positions for both models
