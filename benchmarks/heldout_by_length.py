@@ -25,6 +25,8 @@ import os
 from pathlib import Path
 from typing import Any, Sequence
 
+from kgbert.cli import doc_summary
+
 DEV_SETS = {  # name -> (path under the shared data dir, reader, task)
     "chnsenticorp": ("chnsenticorp/dev.tsv", "tsv", "sequence"),
     "finfe": ("finfe/dev.tsv", "tsv", "sequence"),
@@ -65,17 +67,13 @@ def masked_batches(tokenizer: Any, seqs: Sequence[dict[str, Any]], batch_size: i
             for i in range(0, len(seqs), batch_size)]
 
 
-def score(model: Any, batches: Sequence[dict[str, Any]]) -> dict[str, float]:
-    from kgbert.pretraining.run import masked_accuracy
-
-    return masked_accuracy(model, batches)
-
-
 def run(models: dict[str, str], lengths: Sequence[int], dev: Sequence[str], data_dir: str, config: str | None,
         limit: int, batch_size: int) -> list[dict[str, Any]]:
     import torch
     from tqdm.auto import tqdm
     from transformers import AutoModelForMaskedLM, AutoTokenizer
+
+    from kgbert.pretraining.run import masked_accuracy  # under no_grad, model in eval mode
 
     tokenizers = {name: AutoTokenizer.from_pretrained(path, local_files_only=True) for name, path in models.items()}
     vocabs = {name: tuple(tok.convert_ids_to_tokens(list(range(len(tok))))) for name, tok in tokenizers.items()}
@@ -92,9 +90,8 @@ def run(models: dict[str, str], lengths: Sequence[int], dev: Sequence[str], data
     rows = []
     for mname, path in models.items():
         model = AutoModelForMaskedLM.from_pretrained(path, local_files_only=True, dtype=torch.float32)
-        model.eval()
         for (sname, n), batches in tqdm(sets.items(), desc=mname):
-            r = score(model, batches)
+            r = masked_accuracy(model, batches)
             rows.append({"model": mname, "path": path, "set": sname, "length": n,
                          "sequences": sum(int(b["input_ids"].shape[0]) for b in batches), **r})
     return rows
@@ -114,7 +111,7 @@ def markdown(rows: Sequence[dict[str, Any]]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m benchmarks.heldout_by_length", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.heldout_by_length", description=doc_summary(__doc__))
     ap.add_argument("--models", nargs="+", required=True, help="name=checkpoint_dir (a shared vocabulary)")
     ap.add_argument("--lengths", nargs="+", type=int, default=[32, 64, 128])
     ap.add_argument("--dev", nargs="*", default=list(DEV_SETS), choices=list(DEV_SETS))

@@ -9,7 +9,8 @@ import pytest
 from kgbert.cli import doc_summary
 
 COMMANDS = ["kgbert.bench.__main__", "kgbert.predict", "kgbert.training.report", "kgbert.pretraining.report",
-            "kgbert.pretraining.export", "kgbert.pretraining.reinit", "kgbert.pretraining.card"]
+            "kgbert.pretraining.export", "kgbert.pretraining.reinit", "kgbert.pretraining.card",
+            "benchmarks.heldout_by_length"]
 
 
 def test_doc_summary_joins_the_first_paragraph():

@@ -267,15 +267,24 @@ class EncoderConformance:
             exs.append(Example(marked, label=label if labels else None, ann_a=annotate(marked, kg)))
         return feat.collate([feat(ex) for ex in exs])
 
-    def test_entity_typing_head_is_declared_or_a_clear_error(self, encoder, ckpt, kg):
+    @staticmethod
+    def declared_head(encoder, kind, get):
+        """``get(spec)``, the model class of head kind ``kind``, checked against the encoder's config
+        class and the sequence head's inputs; None (after checking the clear error) when undeclared."""
         spec = get_encoder(encoder)
-        if "entity_typing" not in spec.heads:
-            with pytest.raises(ValueError, match=f"{encoder!r} has no 'entity_typing' head"):
-                spec.model_class_for_task("entity_typing")
-            return
-        cls = spec.model_class_for_task("entity_typing")
+        if kind not in spec.heads:
+            with pytest.raises(ValueError, match=f"{encoder!r} has no {kind!r} head"):
+                get(spec)
+            return None
+        cls = get(spec)
         assert cls.config_class is spec.config_class
         assert set(cls.encoder_input_names()) == set(spec.model_class("sequence").encoder_input_names())
+        return cls
+
+    def test_entity_typing_head_is_declared_or_a_clear_error(self, encoder, ckpt, kg):
+        cls = self.declared_head(encoder, "entity_typing", lambda spec: spec.model_class_for_task("entity_typing"))
+        if cls is None:
+            return
         assert isinstance(self.typing_model(encoder, ckpt).head, EntityTypingHead)
         batch = self.typing_batch(encoder, ckpt, kg, multi_label=False)
         assert set(batch) <= set(BERT_INPUT_NAMES) | set(cls.encoder_input_names()) | {"labels"}
@@ -346,14 +355,7 @@ class EncoderConformance:
         return batch, labels
 
     def test_mlm_head_is_declared_or_a_clear_error(self, encoder):
-        spec = get_encoder(encoder)
-        if "mlm" not in spec.heads:
-            with pytest.raises(ValueError, match=f"{encoder!r} has no 'mlm' head"):
-                spec.model_class("mlm")
-            return
-        cls = spec.model_class("mlm")
-        assert cls.config_class is spec.config_class
-        assert set(cls.encoder_input_names()) == set(spec.model_class("sequence").encoder_input_names())
+        self.declared_head(encoder, "mlm", lambda spec: spec.model_class("mlm"))
 
     def test_mlm_save_and_load_through_auto_model_for_masked_lm(self, encoder, ckpt, kg, tmp_path):
         model = self.mlm_model(encoder, ckpt)
